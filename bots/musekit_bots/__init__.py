@@ -1,0 +1,1 @@
+"""musekit's chat front ends (Discord, Slack): thin adapters over the runner."""

@@ -1,0 +1,1 @@
+"""The ``musekit`` command line."""

@@ -1,0 +1,156 @@
+"""Turning a :class:`CommandSpec` into a click command: options, argument, help."""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic.fields import FieldInfo
+
+from musekit.spec import CommandSpec
+
+#: Options every generated command has; a spec field of the same name gets ``--param-NAME``.
+COMMON_OPTIONS = ("json", "output_dir")
+
+
+def build_command(spec: CommandSpec) -> click.Command:
+    """A click command whose options mirror the spec's parameters."""
+    params: list[click.Parameter] = []
+    for name, info in spec.params.model_fields.items():
+        if name == spec.text_param:
+            params.append(click.Argument([name], nargs=-1, required=info.is_required()))
+        else:
+            params.append(_option(name, info))
+    params += [
+        click.Option(["--json", "as_json"], is_flag=True, help="Print the result as JSON."),
+        click.Option(
+            ["--output-dir", "save_dir"],
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Save the result's attachments in this folder.",
+        ),
+    ]
+
+    @click.pass_context
+    def callback(ctx: click.Context, as_json: bool, save_dir: Path | None, **values: Any) -> None:
+        from musekit.cli.session import execute
+
+        raw = _collect(spec, values)
+        debug = bool(ctx.find_root().obj and ctx.find_root().obj.get("debug"))
+        execute(spec.name, raw, as_json=as_json, output_dir=save_dir, debug=debug)
+
+    return click.Command(
+        spec.name,
+        params=params,
+        callback=callback,
+        help=_help(spec),
+        short_help=spec.description,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+
+def option_name(field: str) -> str:
+    """The CLI spelling of a parameter: ``max_lines`` -> ``--max-lines``."""
+    return "--" + field.replace("_", "-")
+
+
+def _option(name: str, info: FieldInfo) -> click.Option:
+    annotation = _strip_optional(info.annotation)
+    flag = option_name(name)
+    help_text = _field_help(info)
+    if name in COMMON_OPTIONS:
+        flag = f"--param-{name.replace('_', '-')}"
+    if annotation is bool:
+        return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None, help=help_text)
+    choices = _choices(annotation)
+    origin = typing.get_origin(annotation)
+    multiple = origin in (list, tuple, set, frozenset)
+    click_type: click.ParamType = click.Choice(choices) if choices else click.STRING
+    return click.Option(
+        [flag, name],
+        type=click_type,
+        multiple=multiple,
+        default=None,
+        help=help_text,
+        metavar=None if choices else "TEXT",
+    )
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _choices(annotation: Any) -> list[str] | None:
+    if typing.get_origin(annotation) is typing.Literal:
+        return [str(v) for v in typing.get_args(annotation)]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [str(member.value) for member in annotation]
+    return None
+
+
+def _field_help(info: FieldInfo) -> str:
+    parts = [info.description or ""]
+    bounds = []
+    for meta in info.metadata:
+        for attr, label in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                bounds.append(f"{label} {value}")
+        for attr, label in (("min_length", "min length"), ("max_length", "max length")):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                bounds.append(f"{label} {value}")
+    if bounds:
+        parts.append(f"[{', '.join(bounds)}]")
+    if not info.is_required() and info.default is not None:
+        parts.append(f"[default: {info.default}]")
+    if info.is_required():
+        parts.append("[required]")
+    return " ".join(p for p in parts if p)
+
+
+def _help(spec: CommandSpec) -> str:
+    lines = [spec.description]
+    if spec.text_param:
+        lines.append(f"\nThe text after the options is the {spec.text_param.upper()}.")
+    if spec.examples:
+        lines.append("\nExamples:\n")
+        for example in spec.examples:
+            lines.append("\b\n  " + _example_line(spec, example.params))
+    return "\n".join(lines)
+
+
+def _example_line(spec: CommandSpec, params: dict[str, Any]) -> str:
+    words = ["musekit", "run", spec.name]
+    for name, value in params.items():
+        if name == spec.text_param:
+            continue
+        words += [option_name(name), _quote(str(value))]
+    if spec.text_param and spec.text_param in params:
+        words.append(_quote(str(params[spec.text_param])))
+    return " ".join(words)
+
+
+def _quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def _collect(spec: CommandSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters the user actually gave, so the spec's defaults apply to the rest."""
+    raw: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == spec.text_param:
+            if value:
+                raw[name] = " ".join(value)
+        elif value is not None and value != ():
+            raw[name] = list(value) if isinstance(value, tuple) else value
+    return raw

@@ -1,0 +1,42 @@
+"""``musekit run``: a click group whose commands are generated from command specs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from musekit.plugins import PluginHost
+
+
+class RunGroup(click.Group):
+    """Lists and builds subcommands from the installed plugins, on demand."""
+
+    _host: PluginHost | None = None
+
+    def _load_host(self, ctx: click.Context) -> PluginHost:
+        if self._host is None:
+            from musekit.cli.session import guarded, load_settings_or_exit
+            from musekit.app import load_host
+
+            settings = load_settings_or_exit()
+            with guarded(debug=_debug(ctx)):
+                self._host = load_host(settings)
+        return self._host
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._load_host(ctx).commands)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        host = self._load_host(ctx)
+        if cmd_name not in host.commands:
+            return None
+        from musekit.cli.options import build_command
+
+        return build_command(host.commands[cmd_name].spec)
+
+
+def _debug(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.obj and root.obj.get("debug"))

@@ -1,0 +1,169 @@
+"""Running a command from the CLI: settings, logging, streaming, output and exit codes.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or parameters, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.text import Text
+
+from musekit.engine.types import Delta
+from musekit.errors import InvalidParameters, MusekitError
+from musekit.invocation import Invocation
+from musekit.result import Result
+from musekit.settings import Settings, load_settings
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def fail(message: str, code: int, *, as_json: bool = False, kind: str = "error") -> NoReturn:
+    """Report an error (as JSON on stdout for scripts) and exit."""
+    if as_json:
+        print(json.dumps({"error": {"type": kind, "message": message}}))
+    else:
+        stderr.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True)
+    raise SystemExit(code)
+
+
+@contextmanager
+def guarded(*, debug: bool, as_json: bool = False) -> Iterator[None]:
+    """Turn every failure into a clear message and an exit code; tracebacks only with debug."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        fail("Cancelled.", 130, as_json=as_json, kind="Cancelled")
+    except InvalidParameters as exc:
+        fail(_cli_spelling(exc), exc.exit_code, as_json=as_json, kind=type(exc).__name__)
+    except MusekitError as exc:
+        if debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
+        fail(exc.message, exc.exit_code, as_json=as_json, kind=type(exc).__name__)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        fail(
+            f"musekit failed unexpectedly ({type(exc).__name__}). "
+            "Run again with --debug for details.",
+            1,
+            as_json=as_json,
+            kind="InternalError",
+        )
+
+
+def _cli_spelling(exc: InvalidParameters) -> str:
+    from musekit.cli.options import option_name
+
+    lines = [f"Invalid parameters for '{exc.command}':"]
+    lines += [f"  - {option_name(p.field)}: {p.problem}" for p in exc.problems]
+    return "\n".join(lines)
+
+
+def load_settings_or_exit() -> Settings:
+    """Settings, or a clear error naming the bad setting and exit code 2."""
+    with guarded(debug=False):
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        return settings
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def execute(
+    command: str,
+    params: dict[str, Any],
+    *,
+    as_json: bool = False,
+    output_dir: Path | None = None,
+    debug: bool = False,
+) -> None:
+    """Run one command with raw parameters and print its result."""
+    settings = load_settings_or_exit()
+    if debug:
+        logging.getLogger().setLevel(logging.DEBUG)
+    with guarded(debug=debug, as_json=as_json):
+        result = asyncio.run(_run(settings, Invocation(command=command, params=params), as_json))
+        if output_dir is not None:
+            saved = save_attachments(result, output_dir)
+            for path in saved:
+                stderr.print(f"saved {path}", highlight=False)
+        if as_json:
+            print(result.model_dump_json(indent=2))
+        else:
+            from musekit.render.terminal import render_result
+
+            render_result(result, stdout)
+
+
+async def _run(settings: Settings, invocation: Invocation, quiet: bool) -> Result:
+    from musekit.app import create_runner
+
+    runner = create_runner(settings)
+    try:
+        if quiet or not stderr.is_terminal:
+            return await runner.run(invocation)
+        with _LiveDraft() as live:
+            return await runner.run(invocation, on_delta=live.add, on_status=live.status)
+    finally:
+        await runner.engine.aclose()
+
+
+class _LiveDraft:
+    """A spinner until the first text arrives, then the draft as it streams (transient)."""
+
+    def __init__(self) -> None:
+        self.message = "Loading the model and thinking…"
+        self.draft: list[str] = []
+        self.live = Live(self._render(), console=stderr, transient=True, refresh_per_second=12)
+
+    def __enter__(self) -> _LiveDraft:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def add(self, delta: Delta) -> None:
+        if delta.index == 0 and delta.text:
+            self.draft.append(delta.text)
+            self.live.update(self._render())
+
+    def status(self, message: str) -> None:
+        self.message = message
+        self.live.update(self._render())
+
+    def _render(self) -> Spinner:
+        tail = "\n".join("".join(self.draft).splitlines()[-8:])
+        text = Text(self.message)
+        if tail:
+            text.append("\n" + tail, style="dim")
+        return Spinner("dots", text=text)
+
+
+def save_attachments(result: Result, output_dir: Path) -> list[Path]:
+    """Write each attachment into ``output_dir`` (created if needed); return the paths."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for attachment in result.attachments:
+        path = output_dir / attachment.filename
+        path.write_bytes(attachment.data)
+        paths.append(path)
+    return paths
+
+
+def print_json(data: Any) -> None:
+    """Print data as indented JSON on stdout."""
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")

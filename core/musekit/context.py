@@ -1,0 +1,40 @@
+"""What a running command gets from the host."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from musekit.engine.base import Engine
+from musekit.invocation import Invocation
+from musekit.spec import CommandSpec
+
+#: Receives status lines a command reports while it works ("checking 4 drafts").
+StatusCallback = Callable[[str], None]
+
+
+@dataclass
+class Context:
+    """The engine, settings, caller and tools of one command run.
+
+    ``engine`` is already held to the command's limits; ``settings`` is the
+    plugin's validated settings model (or ``None``); ``cancelled`` is set when
+    the user cancels, in addition to the task being cancelled.
+    """
+
+    invocation: Invocation
+    spec: CommandSpec
+    engine: Engine
+    settings: BaseModel | None
+    logger: logging.LoggerAdapter[logging.Logger]
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    on_status: StatusCallback | None = None
+
+    def status(self, message: str) -> None:
+        """Tell the user what the command is doing now."""
+        if self.on_status is not None:
+            self.on_status(message)

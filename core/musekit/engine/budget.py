@@ -1,0 +1,53 @@
+"""An engine wrapper that holds a command to its limits and meters what it uses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+
+from musekit.engine.base import Engine
+from musekit.engine.types import ChatRequest, Delta, StreamEvent, Usage
+from musekit.spec import Limits
+
+#: Receives every streamed delta, so a front end can show text as it arrives.
+DeltaCallback = Callable[[Delta], None]
+
+
+class BudgetedEngine(Engine):
+    """Clamps tokens and samples to a command's :class:`Limits`; sums usage; forwards deltas."""
+
+    def __init__(
+        self, inner: Engine, limits: Limits, on_delta: DeltaCallback | None = None
+    ) -> None:
+        self.inner = inner
+        self.limits = limits
+        self.on_delta = on_delta
+        self.usage = Usage()
+        self.warnings: list[str] = []
+        self.name = inner.name
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    def _clamp(self, request: ChatRequest) -> ChatRequest:
+        max_tokens = min(request.sampling.max_tokens, self.limits.max_output_tokens)
+        n = min(request.n, self.limits.max_samples)
+        if n < request.n:
+            self._warn(f"asked for {request.n} samples; the limit is {n}")
+        if max_tokens == request.sampling.max_tokens and n == request.n:
+            return request
+        return request.with_sampling(max_tokens=max_tokens).model_copy(update={"n": n})
+
+    def _warn(self, warning: str) -> None:
+        if warning not in self.warnings:
+            self.warnings.append(warning)
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        async with aclosing(self.inner.stream(self._clamp(request))) as events:
+            async for event in events:
+                if isinstance(event, Usage):
+                    self.usage = self.usage + event
+                elif self.on_delta is not None:
+                    self.on_delta(event)
+                yield event

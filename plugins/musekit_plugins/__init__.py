@@ -1,0 +1,2 @@
+"""musekit's built-in plugins. Each registers through the ``musekit.plugins`` entry
+points, exactly like a third-party plugin."""

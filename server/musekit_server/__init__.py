@@ -1,0 +1,1 @@
+"""Running the inference server: vLLM on GPUs, the embedded engine elsewhere."""
