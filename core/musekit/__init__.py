@@ -51,33 +51,108 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from musekit.context import Context
+    from musekit.context import (
+        Context as Context,
+    )
     from musekit.engine import (
-        ChatRequest,
-        Choice,
-        Completion,
-        Delta,
-        Engine,
-        Message,
-        Sampling,
-        Usage,
+        ChatRequest as ChatRequest,
+    )
+    from musekit.engine import (
+        Choice as Choice,
+    )
+    from musekit.engine import (
+        Completion as Completion,
+    )
+    from musekit.engine import (
+        Delta as Delta,
+    )
+    from musekit.engine import (
+        Engine as Engine,
+    )
+    from musekit.engine import (
+        Message as Message,
+    )
+    from musekit.engine import (
+        Sampling as Sampling,
+    )
+    from musekit.engine import (
+        Usage as Usage,
     )
     from musekit.errors import (
-        EngineBusy,
-        EngineError,
-        EngineUnavailable,
-        InvalidParameters,
-        MusekitError,
-        PermissionDenied,
-        PromptTooLong,
-        UsageError,
+        EngineBusy as EngineBusy,
     )
-    from musekit.hookspecs import CommandHandler, PermissionCheck, hookimpl
-    from musekit.invocation import Invocation, Invoker
-    from musekit.plugins import API_VERSION, PluginHost
-    from musekit.result import Attachment, Metrics, Result, ResultField, Section
-    from musekit.runner import Runner
-    from musekit.spec import CommandSpec, Example, Limits, Params
+    from musekit.errors import (
+        EngineError as EngineError,
+    )
+    from musekit.errors import (
+        EngineUnavailable as EngineUnavailable,
+    )
+    from musekit.errors import (
+        InvalidParameters as InvalidParameters,
+    )
+    from musekit.errors import (
+        MusekitError as MusekitError,
+    )
+    from musekit.errors import (
+        PermissionDenied as PermissionDenied,
+    )
+    from musekit.errors import (
+        PromptTooLong as PromptTooLong,
+    )
+    from musekit.errors import (
+        UsageError as UsageError,
+    )
+    from musekit.hookspecs import (
+        CommandHandler as CommandHandler,
+    )
+    from musekit.hookspecs import (
+        PermissionCheck as PermissionCheck,
+    )
+    from musekit.hookspecs import (
+        hookimpl as hookimpl,
+    )
+    from musekit.invocation import (
+        Invocation as Invocation,
+    )
+    from musekit.invocation import (
+        Invoker as Invoker,
+    )
+    from musekit.plugins import (
+        API_VERSION as API_VERSION,
+    )
+    from musekit.plugins import (
+        PluginHost as PluginHost,
+    )
+    from musekit.result import (
+        Attachment as Attachment,
+    )
+    from musekit.result import (
+        Metrics as Metrics,
+    )
+    from musekit.result import (
+        Result as Result,
+    )
+    from musekit.result import (
+        ResultField as ResultField,
+    )
+    from musekit.result import (
+        Section as Section,
+    )
+    from musekit.runner import (
+        Runner as Runner,
+    )
+    from musekit.spec import (
+        CommandSpec as CommandSpec,
+    )
+    from musekit.spec import (
+        Example as Example,
+    )
+    from musekit.spec import (
+        Limits as Limits,
+    )
+    from musekit.spec import (
+        Params as Params,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -115,7 +115,9 @@ class PluginHost:
             info.status = "disabled"
             return info
         supported = getattr(plugin, "MUSEKIT_API", None)
-        if not isinstance(supported, tuple | list | set | frozenset) or API_VERSION not in supported:
+        if not isinstance(supported, tuple | list | set | frozenset) or (
+            API_VERSION not in supported
+        ):
             info.status = "incompatible"
             info.error = (
                 f"supports musekit API {_describe_api(supported)}; this musekit provides "

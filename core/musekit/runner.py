@@ -72,7 +72,9 @@ class Runner:
         if not isinstance(result, Result):
             logger.error(
                 "plugin %r returned %s instead of a Result [invocation %s]",
-                command.plugin, type(result).__name__, invocation.id,
+                command.plugin,
+                type(result).__name__,
+                invocation.id,
             )
             raise PluginFailure(command.plugin, command.spec.name)
         return result.model_copy(
@@ -108,7 +110,10 @@ class Runner:
         # secrets, so it only goes out at DEBUG level, with the traceback.
         logger.error(
             "%s raised %s in command %r of plugin %r [invocation %s]",
-            where or "plugin", type(exc).__name__, command.spec.name, command.plugin,
+            where or "plugin",
+            type(exc).__name__,
+            command.spec.name,
+            command.plugin,
             invocation.id,
         )
         logger.debug("traceback of invocation %s", invocation.id, exc_info=exc)

@@ -35,7 +35,9 @@ def build_command(spec: CommandSpec) -> click.Command:
     ]
 
     @click.pass_context
-    def callback(ctx: click.Context, as_json: bool, save_dir: Path | None, **values: Any) -> None:
+    def callback(
+        ctx: click.Context, /, as_json: bool, save_dir: Path | None, **values: Any
+    ) -> None:
         from musekit.cli.session import execute
 
         raw = _collect(spec, values)
@@ -68,7 +70,7 @@ def _option(name: str, info: FieldInfo) -> click.Option:
     choices = _choices(annotation)
     origin = typing.get_origin(annotation)
     multiple = origin in (list, tuple, set, frozenset)
-    click_type: click.ParamType = click.Choice(choices) if choices else click.STRING
+    click_type: click.ParamType[Any] = click.Choice(choices) if choices else click.STRING
     return click.Option(
         [flag, name],
         type=click_type,

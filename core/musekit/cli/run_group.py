@@ -17,8 +17,8 @@ class RunGroup(click.Group):
 
     def _load_host(self, ctx: click.Context) -> PluginHost:
         if self._host is None:
-            from musekit.cli.session import guarded, load_settings_or_exit
             from musekit.app import load_host
+            from musekit.cli.session import guarded, load_settings_or_exit
 
             settings = load_settings_or_exit()
             with guarded(debug=_debug(ctx)):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from musekit.engine.base import Engine
 from musekit.engine.types import ChatRequest, Delta, FinishReason, StreamEvent, Usage
@@ -147,8 +147,10 @@ class EmbeddedEngine(Engine):
         }
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
-        messages = [m.model_dump() for m in request.messages]
-        chunks = llama.create_chat_completion(messages=messages, stream=True, **kwargs)
+        messages: list[Any] = [m.model_dump() for m in request.messages]
+        chunks = cast(
+            Iterator[Any], llama.create_chat_completion(messages=messages, stream=True, **kwargs)
+        )
         generated = 0
         finish: FinishReason = "stop"
         for chunk in chunks:
