@@ -13,7 +13,7 @@ import importlib.metadata
 import inspect
 import logging
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +32,10 @@ ENTRY_POINT_GROUP = "musekit.plugins"
 logger = logging.getLogger("musekit.plugins")
 
 PluginStatus = Literal["loaded", "failed", "disabled", "incompatible"]
+
+
+class RegistrationRefused(Exception):
+    """A plugin broke a rule of the SDK; the message, written by the host, says which."""
 
 
 @dataclass
@@ -119,16 +123,13 @@ class PluginHost:
             API_VERSION not in supported
         ):
             info.status = "incompatible"
-            info.error = (
-                f"supports musekit API {_describe_api(supported)}; this musekit provides "
-                f"API {API_VERSION}"
-            )
+            info.error = f"{_describe_api(supported)}; this musekit provides API {API_VERSION}"
             logger.warning("plugin %r skipped: %s", name, info.error)
             return info
         try:
+            self._check_hooks(plugin)
             self._pm.register(plugin, name=name)
-            self._pm.check_pending()
-        except pluggy.PluginValidationError as exc:
+        except (RegistrationRefused, pluggy.PluginValidationError) as exc:
             if self._pm.is_registered(plugin):
                 self._pm.unregister(plugin)
             return self._fail(info, "is invalid", exc)
@@ -152,6 +153,15 @@ class PluginHost:
 
     # Internals -------------------------------------------------------------
 
+    def _check_hooks(self, plugin: object) -> None:
+        """Refuse implementations of hooks musekit does not define (pluggy checks the rest)."""
+        known = {name for name, caller in vars(self._pm.hook).items() if caller.spec is not None}
+        for attr in dir(plugin):
+            if attr not in known and self._pm.parse_hookimpl_opts(plugin, attr) is not None:
+                raise RegistrationRefused(
+                    f"{attr} is not a musekit hook (hooks: {', '.join(sorted(known))})"
+                )
+
     def _collect(self, plugin: object, info: PluginInfo) -> None:
         """Call this plugin's ``register_*`` hooks with callbacks bound to it."""
         registrars: dict[str, Callable[..., None]] = {
@@ -174,9 +184,11 @@ class PluginHost:
 
     def _add_command(self, info: PluginInfo, spec: CommandSpec, handler: CommandHandler) -> None:
         if not isinstance(spec, CommandSpec):
-            raise TypeError("register() expects a CommandSpec")
+            raise RegistrationRefused("register() expects a CommandSpec and a handler")
         if not inspect.iscoroutinefunction(handler):
-            raise TypeError(f"handler of '{spec.name}' must be an async function")
+            raise RegistrationRefused(
+                f"the handler of command '{spec.name}' must be an async function (async def)"
+            )
         existing = self.commands.get(spec.name)
         if existing is not None:
             problem = f"command '{spec.name}' is already provided by plugin '{existing.plugin}'"
@@ -210,8 +222,10 @@ class PluginHost:
         info.status = "failed"
         if isinstance(exc, SettingsError):
             info.error = f"has invalid settings: {exc.message}"
+        elif isinstance(exc, RegistrationRefused):
+            info.error = f"is invalid: {exc}"
         elif isinstance(exc, pluggy.PluginValidationError):
-            info.error = f"is invalid: {_first_line(exc)}"
+            info.error = f"is invalid: {' '.join(str(exc).split())}"
         else:
             info.error = f"{what} ({type(exc).__name__})"
         info.traceback = "".join(traceback.format_exception(exc))
@@ -224,11 +238,9 @@ def _ep_name(entry_point: importlib.metadata.EntryPoint) -> str:
     return entry_point.name
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def _describe_api(supported: object) -> str:
-    if isinstance(supported, Iterable) and not isinstance(supported, str):
-        return ", ".join(str(v) for v in supported) or "none"
-    return "undeclared (set MUSEKIT_API = (1,) in the plugin module)"
+    if isinstance(supported, tuple | list | set | frozenset):
+        return f"supports musekit API {', '.join(str(v) for v in supported) or 'none'}"
+    return (
+        f"declares no MUSEKIT_API (a plugin for this musekit sets MUSEKIT_API = ({API_VERSION},))"
+    )
