@@ -40,7 +40,7 @@ class Attachment(BaseModel):
     @field_validator("filename")
     @classmethod
     def _safe_filename(cls, value: str) -> str:
-        if not _SAFE_FILENAME.match(value) or ".." in value:
+        if not _SAFE_FILENAME.fullmatch(value) or ".." in value:
             raise ValueError("use letters, digits, '.', '_' and '-' only, no path")
         return value
 

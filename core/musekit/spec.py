@@ -58,15 +58,21 @@ class CommandSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> CommandSpec:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ValueError(
                 f"command name '{self.name}' must be 1-32 characters of a-z, 0-9 and '-', "
                 "starting with a letter"
             )
         if self.text_param is not None and self.text_param not in self.params.model_fields:
-            raise ValueError(f"text_param '{self.text_param}' is not a field of {self.params}")
-        for example in self.examples:
-            self.validate_params(example.params)
+            raise ValueError(
+                f"text_param '{self.text_param}' is not a field of {self.params.__name__}"
+            )
+        for number, example in enumerate(self.examples, start=1):
+            try:
+                self.validate_params(example.params)
+            except InvalidParameters as exc:
+                problems = "; ".join(str(p) for p in exc.problems)
+                raise ValueError(f"example {number} is invalid: {problems}") from None
         return self
 
     def validate_params(self, raw: dict[str, Any]) -> Params:
