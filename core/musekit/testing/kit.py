@@ -145,12 +145,14 @@ def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
-    coro.close()
-    raise RuntimeError(
-        "this sync helper cannot run inside an event loop; in async tests, await the "
-        "async form (ainvoke, arun, acheck_conformance)"
-    )
+        pass  # no loop running: the normal case
+    else:
+        coro.close()
+        raise RuntimeError(
+            "this sync helper cannot run inside an event loop; in async tests, await the "
+            "async form (ainvoke, arun, acheck_conformance)"
+        )
+    return asyncio.run(coro)
 
 
 class _Recorder(Engine):
