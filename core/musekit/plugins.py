@@ -203,9 +203,8 @@ class PluginHost:
         try:
             info.settings = model.model_validate(section)
         except ValidationError as exc:
-            lines = "; ".join(
-                f"plugin_config.{info.name}.{p.field}: {p.problem}" for p in field_problems(exc)
-            )
+            problems = field_problems(exc, "unknown setting")
+            lines = "; ".join(f"plugin_config.{info.name}.{p.field}: {p.problem}" for p in problems)
             raise SettingsError(lines) from None
 
     def _drop(self, plugin: object, info: PluginInfo) -> None:

@@ -10,9 +10,12 @@ example ``MUSEKIT_ENGINE__CONTEXT_LENGTH=4096``. The TOML file is
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -119,9 +122,30 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         lines = []
-        for problem in field_problems(exc):
-            env_name = ENV_PREFIX + problem.field.replace(".", "__").upper()
-            lines.append(f"  - {problem.field} (env {env_name}): {problem.problem}")
+        for problem in field_problems(exc, "unknown setting"):
+            lines.append(f"  - {problem.field} (env {env_name(problem.field)}): {problem.problem}")
         raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None
-    except ValueError as exc:  # malformed TOML or .env
+    except tomllib.TOMLDecodeError as exc:  # what is wrong "(at line L, column C)", no value
+        raise SettingsError(f"Settings file '{toml_file}' is not valid TOML: {exc}.") from None
+    except pydantic_settings.SettingsError as exc:  # an environment value that is not JSON
+        raise SettingsError(_unparsable_env(str(exc))) from None
+    except ValueError as exc:
         raise SettingsError(f"Settings could not be read: {type(exc).__name__}.") from None
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting: ``engine.threads`` -> ``MUSEKIT_ENGINE__THREADS``."""
+    return ENV_PREFIX + field.replace(".", "__").upper()
+
+
+def _unparsable_env(message: str) -> str:
+    found = re.search(r'field "(\w+)"', message)
+    if found is None:
+        return "A MUSEKIT_ environment variable could not be parsed."
+    field = found.group(1)
+    variable = env_name(field)
+    names = sorted(k for k in os.environ if k.upper().partition("__")[0] == variable)
+    return (
+        f"{field} (env {', '.join(names) or variable}): lists and tables in environment "
+        'variables are written as JSON, for example \'["a", "b"]\'.'
+    )

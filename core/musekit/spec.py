@@ -95,13 +95,16 @@ class CommandSpec(BaseModel):
         return schema
 
 
-def field_problems(exc: ValidationError) -> list[FieldProblem]:
-    """Turn pydantic's errors into one line per field, without echoing the bad input."""
+def field_problems(exc: ValidationError, unknown: str = "unknown parameter") -> list[FieldProblem]:
+    """Turn pydantic's errors into one line per field, without echoing the bad input.
+
+    ``unknown`` is what a field the model does not have is called.
+    """
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
         field = ".".join(str(part) for part in error["loc"]) or "(parameters)"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            message = "unknown parameter"
+            message = unknown
         problems.append(FieldProblem(field=field, problem=message))
     return problems
