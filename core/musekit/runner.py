@@ -53,20 +53,21 @@ class Runner:
             on_status=on_status,
         )
         started = time.perf_counter()
+        deadline = asyncio.timeout(command.spec.limits.max_seconds)
         try:
-            async with asyncio.timeout(command.spec.limits.max_seconds):
+            async with deadline:
                 result = await command.handler(ctx, params)
         except asyncio.CancelledError:
             ctx.cancelled.set()
             raise
         except MusekitError:
             raise
-        except TimeoutError:
-            raise CommandTimeout(
-                f"The '{command.spec.name}' command ran past its limit of "
-                f"{command.spec.limits.max_seconds:g} seconds."
-            ) from None
         except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                raise CommandTimeout(
+                    f"The '{command.spec.name}' command ran past its limit of "
+                    f"{command.spec.limits.max_seconds:g} seconds."
+                ) from None
             self._log_failure(invocation, command, exc)
             raise PluginFailure(command.plugin, command.spec.name) from None
         if not isinstance(result, Result):

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 
 from musekit.engine.base import Engine
-from musekit.engine.types import ChatRequest, Delta, StreamEvent, Usage
+from musekit.engine.types import ChatRequest, Completion, Delta, StreamEvent, Usage
 from musekit.spec import Limits
 
 #: Receives every streamed delta, so a front end can show text as it arrives.
@@ -42,6 +42,10 @@ class BudgetedEngine(Engine):
     def _warn(self, warning: str) -> None:
         if warning not in self.warnings:
             self.warnings.append(warning)
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        # Clamp first: the collected completion has exactly the samples that were generated.
+        return await super().complete(self._clamp(request))
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         async with aclosing(self.inner.stream(self._clamp(request))) as events:
