@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import types
-from collections.abc import AsyncGenerator, Coroutine, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,6 +55,10 @@ class Outcome:
     def prompt(self) -> str:
         """The first request's messages as readable text (see :func:`render_prompt`)."""
         return render_prompt(self.request)
+
+
+#: The type of :meth:`Kit.invoke` and of the ``invoke`` fixture, for annotating tests.
+Invoke = Callable[..., "Outcome"]
 
 
 class Kit:

@@ -13,14 +13,13 @@ imports nothing heavy until a fixture is used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from musekit.testing.fake_engine import FakeEngine
-    from musekit.testing.kit import Kit, Outcome, Plugins, PluginSettings
+    from musekit.testing.kit import Invoke, Kit, Plugins, PluginSettings
 
 
 @pytest.fixture
@@ -54,6 +53,6 @@ def musekit_kit(
 
 
 @pytest.fixture
-def invoke(musekit_kit: Kit) -> Callable[..., Outcome]:
+def invoke(musekit_kit: Kit) -> Invoke:
     """Run a command on ``musekit_kit``: ``invoke(command, text=None, **params)``."""
     return musekit_kit.invoke
