@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -472,24 +472,18 @@ def test_the_pytest_plugin_imports_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_a_third_party_test_gets_the_fixtures_from_the_entry_point(tmp_path: Path) -> None:
-    (tmp_path / "test_third_party.py").write_text(
-        textwrap.dedent(
-            """
-            from musekit.testing import assert_conforms
+DOC = Path(__file__).parents[1] / "docs" / "testing-plugins.md"
+FILE_BLOCK = re.compile(r"<!-- file: (\S+) -->\n```python\n(.*?)```", re.DOTALL)
 
-            def test_write(invoke, fake_engine):
-                fake_engine.script("A line.")
-                assert invoke("write", "rain").text == "A line."
 
-            def test_conforms(musekit_kit):
-                assert_conforms(musekit_kit, "write")
-            """
-        ),
-        encoding="utf-8",
-    )
+def test_the_documented_example_passes_with_the_installed_pytest_plugin(tmp_path: Path) -> None:
+    """A third party's project: the doc's plugin and tests, fixtures from the entry point."""
+    files = FILE_BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    assert [name for name, _ in files] == ["musekit_motto.py", "test_motto.py"]
+    for name, code in files:
+        (tmp_path / name).write_text(code, encoding="utf-8")
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_motto.py"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -497,4 +491,4 @@ def test_a_third_party_test_gets_the_fixtures_from_the_entry_point(tmp_path: Pat
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "2 passed" in run.stdout
+    assert "5 passed" in run.stdout
