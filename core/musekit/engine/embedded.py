@@ -70,7 +70,8 @@ class EmbeddedEngine(Engine):
     """Runs a GGUF model with llama.cpp in one worker thread.
 
     ``stream`` tags deltas with their choice index; sample ``i`` of a seeded request
-    uses ``seed + i`` (as vLLM does), and an unseeded request draws a fresh seed.
+    uses ``seed + i`` (as vLLM does) and repeats exactly whatever ran before it; an
+    unseeded request draws a fresh seed and reuses the cached prompt prefix.
     Usage counts the prompt once and the generated tokens of every sample.
     """
 
@@ -184,6 +185,10 @@ class EmbeddedEngine(Engine):
         """Stream one sample to the job's listener; return its usage."""
         sampling = job.request.sampling
         self._meter.start(job.stop)
+        if sampling.seed is not None:
+            # Reusing the cached prompt prefix changes the numerics slightly, so a
+            # seeded sample evaluates its prompt afresh to repeat exactly.
+            llama.reset()
         logger.debug("generating sample %d of %d", index + 1, job.request.n)
         chunks = llama.create_chat_completion(
             messages=[cast(Any, m.model_dump()) for m in job.request.messages],
@@ -288,14 +293,22 @@ def _load_llama(meter: _Meter, **params: Any) -> Llama:
         ) from exc
 
 
+# llama-cpp-python's schema converter lets raw control characters (a newline...) into
+# JSON strings, which makes the output invalid JSON; llama.cpp's own converter keeps
+# them out, as this rule does.
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
+
+
 def _grammar(schema: dict[str, Any] | None) -> LlamaGrammar | None:
     """llama.cpp's grammar for a JSON schema (``None`` without one); unsupported -> error."""
     if schema is None:
         return None
-    from llama_cpp.llama_grammar import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
     try:
-        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        gbnf = json_schema_to_gbnf(json.dumps(schema)).replace(_LOOSE_CHAR, _JSON_CHAR)
+        return LlamaGrammar.from_string(gbnf, verbose=False)
     except Exception as exc:
         raise EngineError(
             "The embedded engine cannot constrain output to this JSON schema "
