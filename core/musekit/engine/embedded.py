@@ -188,7 +188,7 @@ class EmbeddedEngine(Engine):
         if sampling.seed is not None:
             # Reusing the cached prompt prefix changes the numerics slightly, so a
             # seeded sample evaluates its prompt afresh to repeat exactly.
-            llama.reset()
+            llama.reset()  # type: ignore[no-untyped-call]
         logger.debug("generating sample %d of %d", index + 1, job.request.n)
         chunks = llama.create_chat_completion(
             messages=[cast(Any, m.model_dump()) for m in job.request.messages],
