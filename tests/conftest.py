@@ -91,7 +91,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSite]:
 
 
 @pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+def cli_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     """A FakeEngine that in-process CLI runs use instead of the embedded model."""
     fake = FakeEngine(default="A fake reply from the engine.")
     monkeypatch.setattr("musekit.app.create_engine", lambda settings: fake)

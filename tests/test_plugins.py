@@ -107,8 +107,9 @@ async def test_a_broken_plugin_is_recorded_and_the_others_keep_working(
         assert info.traceback is not None
         assert secret in info.traceback  # kept for --debug
     # Nothing the broken plugin registered survives; the others are intact and run.
-    assert {c.plugin for c in host.commands.values()} == {"tidy", "write"}
+    assert broken not in {c.plugin for c in host.commands.values()}
     assert host.plugins["tidy"].status == host.plugins["write"].status == "loaded"
+    assert (host.command("tidy").plugin, host.command("write").plugin) == ("tidy", "write")
     assert (await run_command(host, "tidy", text="Still here")).text == "still here"
 
 
@@ -183,7 +184,8 @@ def test_disabled_plugins_are_not_even_imported(
     assert host.plugins["broken-import"].error is None
     assert "mkt_tidy" not in sys.modules
     assert "mkt_broken_import" not in sys.modules
-    assert sorted(host.commands) == ["write"]
+    assert {"tidy", "ask"}.isdisjoint(host.commands)
+    assert host.command("write").plugin == "write"
 
 
 def test_enabled_is_an_allow_list_and_disabled_wins(
@@ -197,7 +199,9 @@ def test_enabled_is_an_allow_list_and_disabled_wins(
     host = load_host(load_settings())
 
     statuses = {name: info.status for name, info in host.plugins.items()}
-    assert statuses == {"clash": "disabled", "tidy": "loaded", "write": "disabled"}
+    assert statuses.pop("tidy") == "loaded"
+    assert set(statuses.values()) == {"disabled"}  # clash, write, and any other installed
+    assert {"clash", "write"} <= set(statuses)
     assert sorted(host.commands) == ["ask", "tidy"]
     assert "mkt_clash" not in sys.modules
 

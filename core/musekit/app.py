@@ -16,6 +16,8 @@ def load_host(settings: Settings) -> PluginHost:
     return host
 
 
-def create_runner(settings: Settings, engine: Engine | None = None) -> Runner:
-    """A runner over the installed plugins and the configured (or given) engine."""
-    return Runner(load_host(settings), engine or create_engine(settings.engine))
+def create_runner(
+    settings: Settings, engine: Engine | None = None, host: PluginHost | None = None
+) -> Runner:
+    """A runner over the installed (or given) plugins and the configured (or given) engine."""
+    return Runner(host or load_host(settings), engine or create_engine(settings.engine))

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from pydantic.fields import FieldInfo
 
+from musekit.errors import InvalidParameters
 from musekit.spec import CommandSpec
 
 #: Options every generated command has; a spec field of the same name gets ``--param-NAME``.
@@ -38,13 +39,24 @@ def build_command(spec: CommandSpec) -> click.Command:
     def callback(
         ctx: click.Context, /, as_json: bool, save_dir: Path | None, **values: Any
     ) -> None:
-        from musekit.cli.session import execute
+        from musekit.cli.run_group import HOST_KEY
+        from musekit.cli.session import execute, fail
 
         raw = _collect(spec, values)
+        try:
+            spec.validate_params(raw)
+        except InvalidParameters as exc:
+            fail(
+                _invalid_message(spec, exc),
+                exc.exit_code,
+                as_json=as_json,
+                kind="InvalidParameters",
+            )
         debug = bool(ctx.find_root().obj and ctx.find_root().obj.get("debug"))
-        execute(spec.name, raw, as_json=as_json, output_dir=save_dir, debug=debug)
+        host = ctx.meta.get(HOST_KEY)
+        execute(spec.name, raw, as_json=as_json, output_dir=save_dir, debug=debug, host=host)
 
-    return click.Command(
+    return _SpecCommand(
         spec.name,
         params=params,
         callback=callback,
@@ -54,31 +66,78 @@ def build_command(spec: CommandSpec) -> click.Command:
     )
 
 
+class _SpecCommand(click.Command):
+    """A generated command; with ``--json``, even bad usage is reported as JSON."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        as_json = "--json" in args  # before parsing: click consumes ``args``
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if not as_json:
+                raise
+            from musekit.cli.session import fail
+
+            fail(exc.format_message(), exc.exit_code, as_json=True, kind="UsageError")
+
+
 def option_name(field: str) -> str:
     """The CLI spelling of a parameter: ``max_lines`` -> ``--max-lines``."""
+    if field in COMMON_OPTIONS:
+        return f"--param-{field.replace('_', '-')}"
     return "--" + field.replace("_", "-")
+
+
+def cli_name(spec: CommandSpec, field: str) -> str:
+    """What the user typed for a parameter: its option, or the text argument (``PROMPT``)."""
+    name = field.split(".")[0]
+    return name.upper() if name == spec.text_param else option_name(name)
+
+
+def _invalid_message(spec: CommandSpec, exc: InvalidParameters) -> str:
+    lines = [f"Invalid parameters for '{spec.name}':"]
+    lines += [f"  - {cli_name(spec, p.field)}: {p.problem}" for p in exc.problems]
+    return "\n".join(lines)
 
 
 def _option(name: str, info: FieldInfo) -> click.Option:
     annotation = _strip_optional(info.annotation)
     flag = option_name(name)
     help_text = _field_help(info)
-    if name in COMMON_OPTIONS:
-        flag = f"--param-{name.replace('_', '-')}"
     if annotation is bool:
         return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None, help=help_text)
-    choices = _choices(annotation)
-    origin = typing.get_origin(annotation)
-    multiple = origin in (list, tuple, set, frozenset)
-    click_type: click.ParamType[Any] = click.Choice(choices) if choices else click.STRING
+    multiple = typing.get_origin(annotation) in (list, tuple, set, frozenset)
+    if multiple and typing.get_args(annotation):
+        annotation = typing.get_args(annotation)[0]
     return click.Option(
-        [flag, name],
-        type=click_type,
-        multiple=multiple,
-        default=None,
-        help=help_text,
-        metavar=None if choices else "TEXT",
+        [flag, name], type=_click_type(annotation), multiple=multiple, default=None, help=help_text
     )
+
+
+def _click_type(annotation: Any) -> click.ParamType[Any]:
+    """Choices for literals and enums, numbers for int and float; the spec checks the rest."""
+    choices = _choices(annotation)
+    if choices is not None:
+        return _Choice(choices)
+    numbers: dict[Any, click.ParamType[Any]] = {int: click.INT, float: click.FLOAT}
+    return numbers.get(annotation, click.STRING)
+
+
+class _Choice(click.Choice):  # type: ignore[type-arg]
+    """A choice shown and typed as text that gives the spec its real value (``3``, not ``"3"``)."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = {str(value): value for value in values}
+        super().__init__(list(self.values))
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return self.values[super().convert(value, param, ctx)]
 
 
 def _strip_optional(annotation: Any) -> Any:
@@ -89,11 +148,11 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
-def _choices(annotation: Any) -> list[str] | None:
+def _choices(annotation: Any) -> list[Any] | None:
     if typing.get_origin(annotation) is typing.Literal:
-        return [str(v) for v in typing.get_args(annotation)]
+        return list(typing.get_args(annotation))
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return [str(member.value) for member in annotation]
+        return [member.value for member in annotation]
     return None
 
 

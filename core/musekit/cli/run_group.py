@@ -10,20 +10,23 @@ if TYPE_CHECKING:
     from musekit.plugins import PluginHost
 
 
+#: Where the loaded plugin host is kept, in the click context's ``meta`` (one per CLI run).
+HOST_KEY = "musekit.host"
+
+
 class RunGroup(click.Group):
     """Lists and builds subcommands from the installed plugins, on demand."""
 
-    _host: PluginHost | None = None
-
     def _load_host(self, ctx: click.Context) -> PluginHost:
-        if self._host is None:
+        host: PluginHost | None = ctx.meta.get(HOST_KEY)
+        if host is None:
             from musekit.app import load_host
             from musekit.cli.session import guarded, load_settings_or_exit
 
             settings = load_settings_or_exit()
             with guarded(debug=_debug(ctx)):
-                self._host = load_host(settings)
-        return self._host
+                host = ctx.meta[HOST_KEY] = load_host(settings)
+        return host
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self._load_host(ctx).commands)

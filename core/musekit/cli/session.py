@@ -13,18 +13,22 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.spinner import Spinner
 from rich.text import Text
 
 from musekit.engine.types import Delta
-from musekit.errors import InvalidParameters, MusekitError
+from musekit.errors import MusekitError
 from musekit.invocation import Invocation
 from musekit.result import Result
 from musekit.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from musekit.plugins import PluginHost
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -35,7 +39,7 @@ def fail(message: str, code: int, *, as_json: bool = False, kind: str = "error")
     if as_json:
         print(json.dumps({"error": {"type": kind, "message": message}}))
     else:
-        stderr.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True)
+        stderr.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise SystemExit(code)
 
 
@@ -46,8 +50,6 @@ def guarded(*, debug: bool, as_json: bool = False) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         fail("Cancelled.", 130, as_json=as_json, kind="Cancelled")
-    except InvalidParameters as exc:
-        fail(_cli_spelling(exc), exc.exit_code, as_json=as_json, kind=type(exc).__name__)
     except MusekitError as exc:
         if debug and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
@@ -62,14 +64,6 @@ def guarded(*, debug: bool, as_json: bool = False) -> Iterator[None]:
             as_json=as_json,
             kind="InternalError",
         )
-
-
-def _cli_spelling(exc: InvalidParameters) -> str:
-    from musekit.cli.options import option_name
-
-    lines = [f"Invalid parameters for '{exc.command}':"]
-    lines += [f"  - {option_name(p.field)}: {p.problem}" for p in exc.problems]
-    return "\n".join(lines)
 
 
 def load_settings_or_exit() -> Settings:
@@ -88,13 +82,18 @@ def execute(
     as_json: bool = False,
     output_dir: Path | None = None,
     debug: bool = False,
+    host: PluginHost | None = None,
 ) -> None:
-    """Run one command with raw parameters and print its result."""
+    """Run one command with raw parameters and print its result.
+
+    ``host`` is the plugin host already loaded to build the command line, if any.
+    """
     settings = load_settings_or_exit()
     if debug:
         logging.getLogger().setLevel(logging.DEBUG)
     with guarded(debug=debug, as_json=as_json):
-        result = asyncio.run(_run(settings, Invocation(command=command, params=params), as_json))
+        invocation = Invocation(command=command, params=params)
+        result = asyncio.run(_run(settings, invocation, as_json, host))
         if output_dir is not None:
             saved = save_attachments(result, output_dir)
             for path in saved:
@@ -107,10 +106,12 @@ def execute(
             render_result(result, stdout)
 
 
-async def _run(settings: Settings, invocation: Invocation, quiet: bool) -> Result:
+async def _run(
+    settings: Settings, invocation: Invocation, quiet: bool, host: PluginHost | None
+) -> Result:
     from musekit.app import create_runner
 
-    runner = create_runner(settings)
+    runner = create_runner(settings, host=host)
     try:
         if quiet or not stderr.is_terminal:
             return await runner.run(invocation)
