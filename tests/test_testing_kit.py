@@ -195,7 +195,7 @@ def test_make_kit_loads_the_installed_plugins() -> None:
 
 
 def test_a_plugin_module_is_named_after_its_entry_point() -> None:
-    kit = make_kit([write], settings={"write": {"temperature": 0.25}})
+    kit = make_kit(write, settings={"write": {"temperature": 0.25}})
     assert kit.commands == ["write"]
     outcome = kit.invoke("write", "first snow")
     assert outcome.request.sampling.temperature == 0.25

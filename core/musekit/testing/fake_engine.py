@@ -25,9 +25,11 @@ class FakeEngine(Engine):
     """Answers from a script instead of a model, and records every request.
 
     Replies are consumed in order, one per sample; when the script runs out,
-    ``default`` is used. ``latency`` is waited before the first token and
-    ``token_delay`` between tokens. ``fail_next(error)`` makes the next
-    request raise ``error`` instead.
+    ``default`` is used. A reply function gets the request and the sample index;
+    if it raises, the request fails mid-stream. Tokens are words: a reply longer
+    than ``max_tokens`` is cut and finishes with ``"length"``. ``latency`` is
+    waited before the first token and ``token_delay`` between tokens.
+    ``fail_next(error)`` makes the next request raise ``error`` instead.
     """
 
     name = "fake"

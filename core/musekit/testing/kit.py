@@ -114,12 +114,13 @@ class Kit:
 
 
 def make_kit(
-    plugins: Plugins | None = None,
+    plugins: Plugins | types.ModuleType | None = None,
     *,
     engine: FakeEngine | None = None,
     settings: PluginSettings | None = None,
 ) -> Kit:
-    """A kit with the given plugins, or with every installed plugin if ``plugins`` is None.
+    """A kit with the given plugins (a module, a list, or a name -> plugin mapping), or with
+    every installed plugin if ``plugins`` is None.
 
     A plugin object is named after its ``musekit.plugins`` entry point when it is
     installed, else after its module (``my_plugin.commands`` -> ``commands``);
@@ -178,14 +179,15 @@ class _Recorder(Engine):
                 yield event
 
 
-def _named(plugins: Plugins) -> list[tuple[str, object]]:
+def _named(plugins: Plugins | types.ModuleType) -> list[tuple[str, object]]:
     if isinstance(plugins, Mapping):
         return list(plugins.items())
+    items: Iterable[object] = [plugins] if isinstance(plugins, types.ModuleType) else plugins
     installed = {
         ep.value: ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     }
     named = []
-    for plugin in plugins:
+    for plugin in items:
         module = plugin.__name__ if isinstance(plugin, types.ModuleType) else None
         if module is not None:
             name = installed.get(module, module.rpartition(".")[2])
