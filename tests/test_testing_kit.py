@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -369,6 +370,17 @@ def test_conformance_catches_an_undocumented_param() -> None:
     spec = CommandSpec(name="line", description="d", params=Undocumented, text_param="text")
     problems = check_conformance(kit_of(good_for(Undocumented), spec))
     assert [str(p) for p in problems] == ["line [spec]: parameter 'colour' has no description"]
+
+
+def test_conformance_catches_a_spec_that_does_not_export_as_json_schema() -> None:
+    class Hooked(Params):
+        text: str = Field(description="What to write about.")
+        callback: Callable[[], None] = Field(print, description="Not a user parameter at all.")
+
+    spec = CommandSpec(name="line", description="d", params=Hooked, text_param="text")
+    problems = check_conformance(kit_of(good_for(Hooked), spec))
+    assert checks(problems) == [("line", "spec")]
+    assert problems[0].detail.startswith("json_schema() does not export as JSON")
 
 
 def test_conformance_catches_a_text_param_that_takes_no_text() -> None:

@@ -105,12 +105,9 @@ def _spec_problems(spec: CommandSpec) -> list[Problem]:
     if spec.text_param is not None:
         base = _base_params(spec)
         try:
-            parsed = spec.validate_params({**base, spec.text_param: _SAMPLE_TEXT})
+            spec.validate_params({**base, spec.text_param: _SAMPLE_TEXT})
         except InvalidParameters as exc:
             found.append(f"text_param '{spec.text_param}' does not take free text: {exc.message}")
-        else:
-            if getattr(parsed, spec.text_param) != _SAMPLE_TEXT:
-                found.append(f"text_param '{spec.text_param}' does not keep the text as given")
     return [Problem(spec.name, "spec", detail) for detail in found]
 
 
