@@ -102,7 +102,7 @@ def field_problems(exc: ValidationError, unknown: str = "unknown parameter") -> 
     """
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
-        field = ".".join(str(part) for part in error["loc"]) or "(parameters)"
+        field = ".".join(str(part) for part in error["loc"]) if error["loc"] else "(parameters)"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = unknown
