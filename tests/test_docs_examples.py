@@ -312,13 +312,26 @@ def test_the_quickstart_is_two_commands_and_ci_runs_the_second() -> None:
     assert ci_lines[-1] == test
 
 
-def test_the_quickstart_installs_every_path_ci_needs() -> None:
+def test_the_quickstart_installs_every_project_whose_tests_it_runs() -> None:
     _, test = quickstart_commands()
-    for word in shlex.split(test.partition("&&")[0])[2:]:
-        if word.startswith("-"):
-            continue
-        path = ROOT / word.split("[")[0]
-        assert (path / "pyproject.toml").is_file(), f"{word} is not an installable project"
+    steps = [shlex.split(step) for step in test.split("&&")]
+    assert steps[-1] == ["python", "-m", "pytest"]
+    installed = set()
+    for step in steps[:-1]:
+        assert step[:2] == ["pip", "install"], step
+        for word in step[2:]:
+            if not word.startswith("-"):
+                path = (ROOT / word.split("[")[0]).resolve()
+                assert (path / "pyproject.toml").is_file(), f"{word} is not a project"
+                installed.add(path)
+    testpaths = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["pytest"][
+        "ini_options"
+    ]["testpaths"]
+    assert ROOT in installed
+    for folder in testpaths:
+        project = (ROOT / folder).resolve().parent
+        if project != ROOT:
+            assert project in installed, f"the tests in {folder} need {project.name} installed"
 
 
 def test_the_readme_shows_every_cli_command() -> None:
