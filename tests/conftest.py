@@ -26,7 +26,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "work"
     home.mkdir()
     monkeypatch.chdir(home)
+    # The user's own musekit.toml must not leak in: in process, and in subprocesses (Linux).
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(
+        "platformdirs.user_config_path", lambda app, *args, **kwargs: tmp_path / "xdg" / app
+    )
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
