@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeSite, Invoke, Script
+from pydantic import ValidationError
 
+from musekit import Attachment
 from musekit.errors import EngineUnavailable
 from musekit.plugins import PluginHost
 from musekit.testing import FakeEngine
@@ -83,6 +85,14 @@ def test_output_dir_saves_the_attachments(
     saved = isolated / "out" / "files" / "tidy.json"
     assert json.loads(saved.read_text(encoding="utf-8")) == {"text": "HELLO", "repeat": 1}
     assert "saved out/files/tidy.json" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "filename", ["../escape.json", "sub/dir.json", "/etc/passwd", ".hidden", "a..b", "x.png\n", ""]
+)
+def test_attachment_filenames_cannot_leave_the_output_dir(filename: str) -> None:
+    with pytest.raises(ValidationError, match="no path"):
+        Attachment(filename=filename, media_type="text/plain", data=b"x")
 
 
 def test_the_host_is_loaded_once_per_run(
