@@ -41,10 +41,10 @@ def test_environment_variables_with_nested_names(monkeypatch: pytest.MonkeyPatch
 
 
 def test_dotenv_file_in_the_working_folder(isolated: Path) -> None:
-    write(isolated / ".env", "MUSEKIT_ENGINE__THREADS=3\nMUSEKIT_LOG_JSON=true\n")
+    write(isolated / ".env", "MUSEKIT_ENGINE__THREADS=3\nMUSEKIT_LOG_LEVEL=INFO\n")
     settings = load_settings()
     assert settings.engine.threads == 3
-    assert settings.log_json is True
+    assert settings.log_level == "INFO"
 
 
 def test_toml_file_in_the_working_folder(isolated: Path) -> None:
@@ -110,7 +110,6 @@ def test_precedence_arguments_env_dotenv_toml_defaults(
         ("MUSEKIT_ENGINE__THREADS", "0", "engine.threads", "greater than or equal to 1"),
         ("MUSEKIT_ENGINE__BACKEND", "cloud", "engine.backend", "'embedded'"),
         ("MUSEKIT_LOG_LEVEL", "LOUD", "log_level", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
-        ("MUSEKIT_LOG_JSON", "maybe", "log_json", "valid boolean"),
     ],
 )
 def test_a_wrong_value_names_the_setting_its_variable_and_what_is_expected(
@@ -139,6 +138,23 @@ def test_an_unknown_setting_in_the_toml_file_is_named(isolated: Path) -> None:
     assert "engine.context_lenght (env MUSEKIT_ENGINE__CONTEXT_LENGHT): unknown setting" in (
         caught.value.message
     )
+
+
+def test_a_misspelt_top_level_variable_is_refused_not_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MUSEKIT_LOGLEVEL", "DEBUG")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "Unknown setting variable MUSEKIT_LOGLEVEL" in caught.value.message
+    assert "MUSEKIT_LOG_LEVEL" in caught.value.message
+
+
+def test_an_unknown_line_in_dotenv_is_named_as_written(isolated: Path) -> None:
+    write(isolated / ".env", "MUSEKIT_LOGLEVEL=DEBUG\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "MUSEKIT_LOGLEVEL (in .env): unknown setting" in caught.value.message
 
 
 def test_a_list_setting_that_is_not_json_names_the_variable(

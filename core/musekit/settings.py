@@ -81,7 +81,6 @@ class Settings(BaseSettings):
         default_factory=dict, description="Per-plugin sections, checked by each plugin's model."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    log_json: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -118,12 +117,11 @@ def load_settings(**overrides: Any) -> Settings:
     toml_file = config_file()
     if toml_file is not None and not toml_file.is_file():
         raise SettingsError(f"{ENV_PREFIX}CONFIG: no settings file at '{toml_file}'.")
+    _refuse_unknown_variables()
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        lines = []
-        for problem in field_problems(exc, "unknown setting"):
-            lines.append(f"  - {problem.field} (env {env_name(problem.field)}): {problem.problem}")
+        lines = [f"  - {_describe(p.field)}: {p.problem}" for p in field_problems(exc, "unknown setting")]
         raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None
     except tomllib.TOMLDecodeError as exc:  # what is wrong "(at line L, column C)", no value
         raise SettingsError(f"Settings file '{toml_file}' is not valid TOML: {exc}.") from None
@@ -131,6 +129,30 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(_unparsable_env(str(exc))) from None
     except ValueError as exc:
         raise SettingsError(f"Settings could not be read: {type(exc).__name__}.") from None
+
+
+def _refuse_unknown_variables() -> None:
+    """A misspelt top-level variable (``MUSEKIT_LOGLEVEL``) is an error, not silently ignored."""
+    known = {*Settings.model_fields, "config"}
+    unknown = sorted(
+        name
+        for name in os.environ
+        if name.upper().startswith(ENV_PREFIX)
+        and name[len(ENV_PREFIX) :].partition("__")[0].lower() not in known
+    )
+    if unknown:
+        expected = ", ".join(env_name(field) for field in Settings.model_fields)
+        raise SettingsError(
+            f"Unknown setting variable {', '.join(unknown)}; settings are {expected} "
+            f"(and {ENV_PREFIX}CONFIG)."
+        )
+
+
+def _describe(field: str) -> str:
+    """A setting as the user wrote it: its dotted name and variable, or a ``.env`` line."""
+    if field.upper().startswith(ENV_PREFIX):  # an unknown line in .env, keyed by its variable
+        return f"{field.upper()} (in .env)"
+    return f"{field} (env {env_name(field)})"
 
 
 def env_name(field: str) -> str:
