@@ -74,6 +74,21 @@ def test_plugin_settings_reach_the_command(
     assert cli_engine.requests[0].sampling.temperature == 0.25
 
 
+def test_a_command_whose_plugin_has_bad_settings_says_why(
+    cli: Invoke, cli_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUSEKIT_PLUGIN_CONFIG__WRITE__TEMPERATURE", "9")
+
+    result = cli("run", "write", "rain")
+
+    assert result.exit_code == 1
+    assert "The 'write' command is unavailable: plugin 'write' has invalid settings" in (
+        result.stderr
+    )
+    assert "plugin_config.write.temperature" in result.stderr
+    assert cli_engine.requests == []
+
+
 def test_output_dir_saves_the_attachments(
     cli: Invoke, cli_engine: FakeEngine, site: FakeSite, isolated: Path
 ) -> None:

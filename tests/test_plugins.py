@@ -13,7 +13,7 @@ from conftest import FakeSite
 
 from musekit import CommandSpec, Context, Invocation, Invoker, Params, Result, Runner, hookimpl
 from musekit.app import load_host
-from musekit.errors import CommandNotFound, PermissionDenied
+from musekit.errors import CommandUnavailable, PermissionDenied
 from musekit.plugins import API_VERSION, PluginHost
 from musekit.settings import load_settings
 from musekit.testing import FakeEngine
@@ -121,7 +121,7 @@ async def test_a_plugin_failing_midway_through_registration_leaves_nothing_behin
     host.load_entry_points()
 
     assert "half" not in host.commands  # registered, then the hook raised: rolled back
-    with pytest.raises(CommandNotFound, match="Unknown command 'half'"):
+    with pytest.raises(CommandUnavailable, match=r"'half' command is unavailable: plugin 'raise"):
         await run_command(host, "half")
 
 
@@ -247,6 +247,12 @@ def test_a_wrong_plugin_setting_names_plugin_config_plugin_field(
     assert "tidy" not in host.commands
     assert host.permission_checks == []
     assert host.plugins["write"].status == "loaded"
+    # Asking for its command says why it is missing, rather than "unknown command".
+    with pytest.raises(CommandUnavailable) as caught:
+        host.command("tidy")
+    assert caught.value.message.startswith("The 'tidy' command is unavailable: plugin 'tidy' ")
+    assert "plugin_config.tidy.width" in caught.value.message
+    assert "sk-secret-value-1234" not in caught.value.message
 
 
 async def test_a_plugin_permission_check_applies_to_every_command(site: FakeSite) -> None:

@@ -37,6 +37,15 @@ class CommandNotFound(UsageError):
         self.name = name
 
 
+class CommandUnavailable(MusekitError):
+    """The command's plugin failed to load (bad settings, say); the message says why."""
+
+    def __init__(self, name: str, plugin: str, reason: str) -> None:
+        super().__init__(f"The '{name}' command is unavailable: plugin '{plugin}' {reason}.")
+        self.name = name
+        self.plugin = plugin
+
+
 @dataclass(frozen=True)
 class FieldProblem:
     """One invalid parameter: which field, and what it must be."""

@@ -21,7 +21,7 @@ import pluggy
 from pydantic import BaseModel, ValidationError
 
 from musekit import hookspecs
-from musekit.errors import CommandNotFound, SettingsError
+from musekit.errors import CommandNotFound, CommandUnavailable, SettingsError
 from musekit.hookspecs import CommandHandler, PermissionCheck
 from musekit.spec import CommandSpec, field_problems
 
@@ -86,6 +86,8 @@ class PluginHost:
         self.plugin_config = plugin_config or {}
         self.plugins: dict[str, PluginInfo] = {}
         self.commands: dict[str, RegisteredCommand] = {}
+        #: Commands that a plugin registered before it failed, with that plugin's name.
+        self.unavailable: dict[str, str] = {}
         self.permission_checks: list[tuple[str, PermissionCheck]] = []
         self._pm = pluggy.PluginManager("musekit")
         self._pm.add_hookspecs(hookspecs)
@@ -141,11 +143,17 @@ class PluginHost:
     # Lookup ----------------------------------------------------------------
 
     def command(self, name: str) -> RegisteredCommand:
-        """The registered command called ``name``; raises :class:`CommandNotFound`."""
-        try:
+        """The command called ``name``.
+
+        Raises :class:`CommandUnavailable` if its plugin failed after registering
+        it, else :class:`CommandNotFound` if no plugin provides it.
+        """
+        if name in self.commands:
             return self.commands[name]
-        except KeyError:
-            raise CommandNotFound(name, list(self.commands)) from None
+        if name in self.unavailable:
+            plugin = self.plugins[self.unavailable[name]]
+            raise CommandUnavailable(name, plugin.name, plugin.error or "failed to load")
+        raise CommandNotFound(name, list(self.commands))
 
     def plugin_settings(self, plugin: str) -> BaseModel | None:
         """The validated settings of a plugin, or ``None`` if it declares none."""
@@ -211,6 +219,7 @@ class PluginHost:
         """Forget everything a plugin registered before it failed."""
         for name in info.commands:
             self.commands.pop(name, None)
+            self.unavailable[name] = info.name
         info.commands.clear()
         self.permission_checks = [(p, c) for p, c in self.permission_checks if p != info.name]
         if self._pm.is_registered(plugin):

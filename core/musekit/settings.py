@@ -121,7 +121,9 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        lines = [f"  - {_describe(p.field)}: {p.problem}" for p in field_problems(exc, "unknown setting")]
+        lines = [
+            f"  - {_describe(p.field)}: {p.problem}" for p in field_problems(exc, "unknown setting")
+        ]
         raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None
     except tomllib.TOMLDecodeError as exc:  # what is wrong "(at line L, column C)", no value
         raise SettingsError(f"Settings file '{toml_file}' is not valid TOML: {exc}.") from None

@@ -33,6 +33,11 @@ class RunGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         host = self._load_host(ctx)
+        if cmd_name in host.unavailable:
+            from musekit.cli.session import guarded
+
+            with guarded(debug=_debug(ctx)):
+                host.command(cmd_name)  # raises CommandUnavailable, saying why
         if cmd_name not in host.commands:
             return None
         from musekit.cli.options import build_command
