@@ -63,7 +63,7 @@ class Result(BaseModel):
     fields: list[ResultField] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    metrics: Metrics = Metrics()
+    metrics: Metrics = Field(default_factory=Metrics)
     command: str = ""
     invocation_id: str = ""
 

@@ -7,6 +7,7 @@ maps onto vLLM's body field for field (``max_tokens`` becomes
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,10 +55,12 @@ class ChatRequest(BaseModel):
         return self.model_copy(update={"sampling": self.sampling.model_copy(update=changes)})
 
 
-class Delta(BaseModel):
-    """A piece of streamed text for choice ``index``; the last carries ``finish_reason``."""
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of streamed text for choice ``index``; the last carries ``finish_reason``.
 
-    model_config = ConfigDict(frozen=True)
+    A plain dataclass, not a pydantic model: one is made for every token.
+    """
 
     index: int = 0
     text: str = ""
@@ -108,7 +111,7 @@ class Completion(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     choices: tuple[Choice, ...]
-    usage: Usage = Usage()
+    usage: Usage = Field(default_factory=Usage)
     model: str = ""
 
     @property
