@@ -293,7 +293,8 @@ def test_run_write_help_shows_generated_options(cli: Invoke) -> None:
     assert "--length [short|medium|long] About 60, 150 or 300 words. [default: short]" in text
     assert "--seed INTEGER Fix the randomness to repeat a result. [>= 0]" in text
     assert "--tone TEXT A tone or style, e.g. 'wry'. [min length 1, max length 40]" in text
-    assert "musekit run write --tone wistful --length medium 'first snow in the city'" in text
+    assert 'musekit run write --tone wistful --length medium "first snow in the city"' in text
+    assert 'musekit run write "a lighthouse keeper\'s last night"' in result.stdout
 
 
 def test_run_help_lists_the_commands(cli: Invoke, site: FakeSite) -> None:

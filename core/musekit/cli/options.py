@@ -182,9 +182,8 @@ def _help(spec: CommandSpec) -> str:
     if spec.text_param:
         lines.append(f"\nThe text after the options is the {spec.text_param.upper()}.")
     if spec.examples:
-        lines.append("\nExamples:\n")
-        for example in spec.examples:
-            lines.append("\b\n  " + _example_line(spec, example.params))
+        examples = [f"  {_example_line(spec, example.params)}" for example in spec.examples]
+        lines.append("\nExamples:\n\n\b\n" + "\n".join(examples))
     return "\n".join(lines)
 
 
@@ -200,8 +199,13 @@ def _example_line(spec: CommandSpec, params: dict[str, Any]) -> str:
 
 
 def _quote(value: str) -> str:
+    """Shell quoting that reads naturally: "a keeper's night" rather than shlex's '"'"'."""
     import shlex
 
+    if shlex.quote(value) == value:
+        return value
+    if not any(char in value for char in '"$`\\!'):
+        return f'"{value}"'
     return shlex.quote(value)
 
 
