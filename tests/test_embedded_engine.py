@@ -34,6 +34,12 @@ LONG = 400  # tokens: 5 s or more of generation, far longer than any wait below
 STOPPED = 2.0  # seconds: a cancelled generation must end well before LONG would
 
 
+def make_engine(**options: Any) -> EmbeddedEngine:
+    # One thread: llama.cpp's threads spin-wait on each other, so on a busy machine
+    # (a parallel CI job) several threads can slow down tenfold and timings swing.
+    return EmbeddedEngine(MODEL, threads=1, **options)
+
+
 def chat(
     text: str, *, n: int = 1, json_schema: dict[str, Any] | None = None, **sampling: Any
 ) -> ChatRequest:
@@ -77,7 +83,7 @@ async def first_delta(engine: EmbeddedEngine, request: ChatRequest) -> asyncio.T
 
 @pytest.fixture(scope="module")
 def llm() -> Iterator[EmbeddedEngine]:
-    engine = EmbeddedEngine(MODEL, context_length=1024)
+    engine = make_engine(context_length=1024)
     yield engine
     asyncio.run(engine.aclose())
 
@@ -209,7 +215,7 @@ async def test_hitting_max_tokens_is_visible_as_truncation(llm: EmbeddedEngine) 
 
 @pytest.mark.model
 async def test_the_event_loop_keeps_running_while_the_model_loads_and_generates() -> None:
-    engine = EmbeddedEngine(MODEL, context_length=512)  # not loaded yet: loading is timed too
+    engine = make_engine(context_length=512)  # not loaded yet: loading is timed too
     ticks: list[float] = []
 
     async def ticker() -> None:
@@ -250,7 +256,7 @@ async def test_requests_run_first_come_first_served(llm: EmbeddedEngine) -> None
 
 @pytest.mark.model
 async def test_past_the_queue_bound_callers_get_busy_at_once() -> None:
-    engine = EmbeddedEngine(MODEL, context_length=512, max_queue=1)
+    engine = make_engine(context_length=512, max_queue=1)
     running = await first_delta(engine, chat("Write a long story.", max_tokens=LONG))
     waiting = asyncio.create_task(engine.complete(chat("Say hi.", max_tokens=4)))
     await wait_until(lambda: engine.pending == 2)
@@ -284,7 +290,7 @@ async def test_closing_the_stream_stops_generation(llm: EmbeddedEngine) -> None:
 
 @pytest.mark.model
 async def test_a_cancelled_waiting_request_gives_up_its_place() -> None:
-    engine = EmbeddedEngine(MODEL, context_length=512, max_queue=1)
+    engine = make_engine(context_length=512, max_queue=1)
     running = await first_delta(engine, chat("Write a long story.", max_tokens=LONG))
     waiting = asyncio.create_task(engine.complete(chat("Say hi.", max_tokens=4)))
     await wait_until(lambda: engine.pending == 2)
@@ -299,7 +305,7 @@ async def test_a_cancelled_waiting_request_gives_up_its_place() -> None:
 
 @pytest.mark.model
 async def test_closing_the_engine_stops_work_and_refuses_more() -> None:
-    engine = EmbeddedEngine(MODEL, context_length=512)
+    engine = make_engine(context_length=512)
     running = await first_delta(engine, chat("Write a long story.", max_tokens=LONG))
     started = time.perf_counter()
     await engine.aclose()
@@ -311,7 +317,7 @@ async def test_closing_the_engine_stops_work_and_refuses_more() -> None:
 
 @pytest.mark.model
 async def test_a_prompt_longer_than_the_context_is_refused_clearly() -> None:
-    engine = EmbeddedEngine(MODEL, context_length=256)
+    engine = make_engine(context_length=256)
     with pytest.raises(PromptTooLong) as caught:
         await engine.complete(chat("tell me about the sea " * 100))
     assert "context window of 256 tokens" in caught.value.message

@@ -212,6 +212,7 @@ def test_invoke_returns_the_result_requests_and_rendered_prompt() -> None:
     assert len(outcome.requests) == 1
     assert outcome.prompt == (
         f"[system]\n{write.SYSTEM_PROMPT}\n\n"
+        f"[user]\n{write.EXAMPLE[0].content}\n\n[assistant]\n{write.EXAMPLE[1].content}\n\n"
         "[user]\nWrite about 150 words. Tone: wistful.\n\nRequest: first snow"
     )
     assert render_prompt(outcome.request) == outcome.prompt

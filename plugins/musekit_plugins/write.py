@@ -26,10 +26,25 @@ MUSEKIT_API = (1,)
 Length = Literal["short", "medium", "long"]
 WORDS: dict[Length, int] = {"short": 60, "medium": 150, "long": 300}
 
+# The prompt is tuned for the small default model (SmolLM2-135M): a plain role, then one
+# worked example, so the model answers with prose instead of talking about the task.
+# The system prompt and the example are fixed (a cacheable prefix); the user's text
+# comes last, in its own message.
 SYSTEM_PROMPT = (
-    "You are a creative writing partner for a team of writers. Write an original piece "
-    "for the request in the user's message. Reply with the piece only: no title, no "
-    "preamble, no notes."
+    "You are a fiction writer. Given a subject, write a vivid passage of prose about it. "
+    "Write only the passage."
+)
+EXAMPLE: tuple[Message, Message] = (
+    Message(role="user", content="Request: the last train home"),
+    Message(
+        role="assistant",
+        content=(
+            "The carriage was empty except for a woman with a sleeping child on her lap. "
+            "Rain streaked the windows, and the city lights smeared into long gold lines. "
+            "She counted the stops under her breath, afraid to miss hers, while the child's "
+            "warm weight rose and fell against her like a small tide."
+        ),
+    ),
 )
 
 
@@ -43,7 +58,7 @@ class WriteParams(Params):
 
 
 class WriteSettings(BaseModel):
-    temperature: float = Field(0.8, ge=0.0, le=2.0, description="Sampling temperature.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature.")
 
 
 SPEC = CommandSpec(
@@ -71,10 +86,16 @@ async def run_write(ctx: Context, params: WriteParams) -> Result:
     request = ChatRequest(
         messages=(
             Message(role="system", content=SYSTEM_PROMPT),
+            *EXAMPLE,
             Message(role="user", content=user_message(params)),
         ),
+        # A trimmed tail (top_p, min_p) and a light repetition penalty keep a small
+        # model on topic and out of loops.
         sampling=Sampling(
             temperature=settings.temperature,
+            top_p=0.9,
+            min_p=0.05,
+            repetition_penalty=1.1,
             max_tokens=WORDS[params.length] * 2,
             seed=params.seed,
         ),
