@@ -106,14 +106,14 @@ class EmbeddedEngine(Engine):
 
     async def load(self) -> None:
         """Load the model now (otherwise the first request loads it)."""
+        self._check_open()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._ensure_loaded)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        if self._closed:
-            raise EngineUnavailable("The embedded engine has been shut down.")
+        self._check_open()
         if len(self._jobs) > self.max_queue:
             raise EngineBusy(
-                f"The model is busy: {self.max_queue} requests are already waiting. "
+                "The model is busy with other requests and its waiting line is full. "
                 "Try again in a moment."
             )
         loop = asyncio.get_running_loop()
@@ -130,8 +130,6 @@ class EmbeddedEngine(Engine):
         try:
             while (item := await events.get()) is not _DONE:
                 yield cast(Delta, item)
-            if work.cancelled():
-                raise EngineUnavailable("The embedded engine was shut down before the request ran.")
             usage = work.result()  # raises what the worker raised
             if usage is not None:
                 yield usage
@@ -139,6 +137,10 @@ class EmbeddedEngine(Engine):
             job.stop.set()
             if not job.started:  # a cancelled request stops waiting at once
                 self._jobs.discard(job)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineUnavailable("The embedded engine has been shut down.")
 
     # --- worker thread -------------------------------------------------------------
 
@@ -190,22 +192,9 @@ class EmbeddedEngine(Engine):
             # seeded sample evaluates its prompt afresh to repeat exactly.
             llama.reset()  # type: ignore[no-untyped-call]
         logger.debug("generating sample %d of %d", index + 1, job.request.n)
-        chunks = llama.create_chat_completion(
-            messages=[cast(Any, m.model_dump()) for m in job.request.messages],
-            stream=True,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            min_p=sampling.min_p,
-            top_k=sampling.top_k or 0,
-            repeat_penalty=sampling.repetition_penalty or 1.0,
-            max_tokens=sampling.max_tokens,
-            stop=list(sampling.stop),
-            seed=seed,
-            grammar=grammar,
-        )
         finish: FinishReason = "stop"
         try:
-            for chunk in cast(Iterator[Any], chunks):
+            for chunk in _chat_chunks(llama, job.request, seed, grammar):
                 choice = chunk["choices"][0]
                 text = choice["delta"].get("content")
                 if text:
@@ -235,6 +224,27 @@ class EmbeddedEngine(Engine):
             job.stop.set()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._unload)
         self._executor.shutdown(wait=False)
+
+
+def _chat_chunks(
+    llama: Llama, request: ChatRequest, seed: int, grammar: LlamaGrammar | None
+) -> Iterator[Any]:
+    """llama-cpp-python's stream of chat-completion chunks for one sample of ``request``."""
+    sampling = request.sampling
+    chunks = llama.create_chat_completion(
+        messages=[cast(Any, m.model_dump()) for m in request.messages],
+        stream=True,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        min_p=sampling.min_p,
+        top_k=sampling.top_k or 0,
+        repeat_penalty=sampling.repetition_penalty or 1.0,
+        max_tokens=sampling.max_tokens,
+        stop=list(sampling.stop),
+        seed=seed,
+        grammar=grammar,
+    )
+    return cast(Iterator[Any], chunks)
 
 
 def _threadsafe_put(
