@@ -84,3 +84,15 @@ def test_ctrl_c_while_generating_cancels_cleanly(monkeypatch: pytest.MonkeyPatch
     assert "Traceback" not in stderr
     assert stdout == ""
     assert stopped < 2.0, f"took {stopped:.1f}s to stop"
+
+
+def test_a_prompt_too_long_for_the_context_fails_clearly(
+    musekit_script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUSEKIT_ENGINE__CONTEXT_LENGTH", "256")
+    done = musekit_script("run", "write", "the sea at night " * 50)
+    assert done.returncode == 1
+    assert "context window of 256 tokens" in done.stderr
+    assert "MUSEKIT_ENGINE__CONTEXT_LENGTH" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pytest
+from conftest import Script
 from pydantic import BaseModel, Field
 
 from musekit.engine.embedded import EmbeddedEngine
@@ -346,6 +347,22 @@ async def test_a_file_that_is_not_gguf_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(EngineUnavailable, match="not a valid GGUF model file"):
         await engine.complete(chat("Say hi."))
     await engine.aclose()
+
+
+def test_a_model_path_setting_that_is_not_gguf_fails_the_cli_clearly(
+    musekit_script: Script, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model\n", encoding="utf-8")
+    monkeypatch.setenv("MUSEKIT_ENGINE__MODEL_PATH", str(notes))
+    done = musekit_script("run", "write", "first snow")
+    assert done.returncode == 1
+    assert f"engine.model_path: '{notes}' is not a GGUF model file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    doctor = musekit_script("doctor")
+    assert doctor.returncode == 1
+    assert "✗ Engine: engine.model_path:" in doctor.stdout
 
 
 async def test_a_truncated_gguf_passes_the_magic_check_but_fails_to_load_clearly(
