@@ -45,7 +45,12 @@ class BudgetedEngine(Engine):
 
     async def complete(self, request: ChatRequest) -> Completion:
         # Clamp first: the collected completion has exactly the samples that were generated.
-        return await super().complete(self._clamp(request))
+        request = self._clamp(request)
+        if self.on_delta is not None:  # someone watches the text arrive: go through stream()
+            return await super().complete(request)
+        completion = await self.inner.complete(request)
+        self.usage = self.usage + completion.usage
+        return completion
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         async with aclosing(self.inner.stream(self._clamp(request))) as events:
