@@ -372,6 +372,16 @@ async def test_requests_within_the_limits_go_through_unchanged() -> None:
     assert result.warnings == []
 
 
+async def test_requests_carry_the_conversation_or_plugin_as_their_routing_affinity() -> None:
+    engine = FakeEngine()
+    runner = runner_for(plugin_with(ask_engine), engine)
+
+    await runner.run(line())
+    await runner.run(line().model_copy(update={"conversation": "thread-42"}))
+
+    assert [r.affinity for r in engine.requests] == ["liner", "thread-42"]
+
+
 async def test_limits_also_hold_for_streaming_and_generate() -> None:
     async def streams(ctx: Context, params: LineParams) -> Result:
         request = ChatRequest(messages=(Message(role="user", content="x"),), n=5)

@@ -40,7 +40,12 @@ class Runner:
         command = self.host.command(invocation.command)
         self._check_permission(invocation, command)
         params = command.spec.validate_params(invocation.params)
-        engine = BudgetedEngine(self.engine, command.spec.limits, on_delta)
+        engine = BudgetedEngine(
+            self.engine,
+            command.spec.limits,
+            on_delta,
+            affinity=invocation.conversation or command.plugin,
+        )
         ctx = Context(
             invocation=invocation,
             spec=command.spec,

@@ -14,14 +14,22 @@ DeltaCallback = Callable[[Delta], None]
 
 
 class BudgetedEngine(Engine):
-    """Clamps tokens and samples to a command's :class:`Limits`; sums usage; forwards deltas."""
+    """Clamps tokens and samples to a command's :class:`Limits`; sums usage; forwards deltas.
+
+    Requests without an ``affinity`` get the invocation's (its conversation, else its plugin).
+    """
 
     def __init__(
-        self, inner: Engine, limits: Limits, on_delta: DeltaCallback | None = None
+        self,
+        inner: Engine,
+        limits: Limits,
+        on_delta: DeltaCallback | None = None,
+        affinity: str | None = None,
     ) -> None:
         self.inner = inner
         self.limits = limits
         self.on_delta = on_delta
+        self.affinity = affinity
         self.usage = Usage()
         self.warnings: list[str] = []
         self.name = inner.name
@@ -35,9 +43,12 @@ class BudgetedEngine(Engine):
         n = min(request.n, self.limits.max_samples)
         if n < request.n:
             self._warn(f"asked for {request.n} samples; the limit is {n}")
-        if max_tokens == request.sampling.max_tokens and n == request.n:
+        affinity = request.affinity or self.affinity
+        if (max_tokens, n, affinity) == (request.sampling.max_tokens, request.n, request.affinity):
             return request
-        return request.with_sampling(max_tokens=max_tokens).model_copy(update={"n": n})
+        return request.with_sampling(max_tokens=max_tokens).model_copy(
+            update={"n": n, "affinity": affinity}
+        )
 
     def _warn(self, warning: str) -> None:
         if warning not in self.warnings:

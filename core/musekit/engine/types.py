@@ -49,6 +49,13 @@ class ChatRequest(BaseModel):
     sampling: Sampling = Sampling()
     n: int = Field(1, ge=1)
     json_schema: dict[str, Any] | None = None
+    priority: int | None = Field(None, description="vLLM scheduling priority (lower runs first).")
+    cache_salt: str | None = Field(None, description="Keeps prefix-cache entries per tenant.")
+    affinity: str | None = Field(
+        None,
+        description="Routing key (conversation or plugin): requests with the same key go to the "
+        "same replica, for prefix-cache hits. Not sent to the server.",
+    )
 
     def with_sampling(self, **changes: Any) -> ChatRequest:
         """A copy with some sampling parameters replaced."""
