@@ -34,6 +34,7 @@ from musekit.errors import (
     PluginFailure,
 )
 from musekit.plugins import PluginHost
+from musekit.status import report_status
 from musekit.testing import FakeEngine
 
 Handler = Callable[[Context, Any], Awaitable[Any]]
@@ -177,6 +178,19 @@ async def test_the_context_carries_invocation_spec_settings_logger_and_status() 
     assert seen["extra"] == {"invocation_id": invocation.id}
     assert seen["logger"] == "musekit.plugin.liner"
     assert statuses == ["thinking"]
+
+
+async def test_code_without_the_context_can_report_status_to_the_front_end() -> None:
+    async def waits(ctx: Context, params: LineParams) -> Result:
+        report_status("3rd in line for the model")  # as an engine in a queue would
+        return Result(title="done")
+
+    seen: list[str] = []
+    await runner_for(plugin_with(waits)).run(line(), on_status=seen.append)
+
+    assert seen == ["3rd in line for the model"]
+    report_status("outside any command: ignored")
+    assert seen == ["3rd in line for the model"]
 
 
 async def test_deltas_are_forwarded_as_they_stream() -> None:

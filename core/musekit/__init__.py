@@ -28,6 +28,7 @@ _EXPORTS = {
     "Invocation": "musekit.invocation",
     "Invoker": "musekit.invocation",
     "Runner": "musekit.runner",
+    "report_status": "musekit.status",
     "PluginHost": "musekit.plugins",
     "API_VERSION": "musekit.plugins",
     "Engine": "musekit.engine",
@@ -140,6 +141,9 @@ if TYPE_CHECKING:
     )
     from musekit.runner import (
         Runner as Runner,
+    )
+    from musekit.status import (
+        report_status as report_status,
     )
     from musekit.spec import (
         CommandSpec as CommandSpec,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -12,9 +11,7 @@ from pydantic import BaseModel
 from musekit.engine.base import Engine
 from musekit.invocation import Invocation
 from musekit.spec import CommandSpec
-
-#: Receives status lines a command reports while it works ("checking 4 drafts").
-StatusCallback = Callable[[str], None]
+from musekit.status import StatusCallback
 
 
 @dataclass

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import time
 
-from musekit.context import Context, StatusCallback
+from musekit.context import Context
 from musekit.engine.base import Engine
 from musekit.engine.budget import BudgetedEngine, DeltaCallback
 from musekit.errors import CommandTimeout, MusekitError, PermissionDenied, PluginFailure
 from musekit.invocation import Invocation
 from musekit.plugins import PluginHost, RegisteredCommand
 from musekit.result import Metrics, Result
+from musekit.status import StatusCallback, status_reporter
 
 logger = logging.getLogger("musekit.runner")
 
@@ -60,8 +61,9 @@ class Runner:
         started = time.perf_counter()
         deadline = asyncio.timeout(command.spec.limits.max_seconds)
         try:
-            async with deadline:
-                result = await command.handler(ctx, params)
+            with status_reporter(on_status):
+                async with deadline:
+                    result = await command.handler(ctx, params)
         except asyncio.CancelledError:
             ctx.cancelled.set()
             raise
