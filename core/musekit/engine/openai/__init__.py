@@ -1,0 +1,1 @@
+"""The OpenAI-compatible engine: vLLM and other OpenAI-compatible servers."""
