@@ -13,6 +13,7 @@ _EXPORTS = {
     "FakeEngine": "musekit.testing.fake_engine",
     "Reply": "musekit.testing.fake_engine",
     "split_tokens": "musekit.testing.fake_engine",
+    "FakeVLLM": "musekit.testing.fake_vllm",
     "Invoke": "musekit.testing.kit",
     "Kit": "musekit.testing.kit",
     "Outcome": "musekit.testing.kit",
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from musekit.testing.fake_engine import FakeEngine as FakeEngine
     from musekit.testing.fake_engine import Reply as Reply
     from musekit.testing.fake_engine import split_tokens as split_tokens
+    from musekit.testing.fake_vllm import FakeVLLM as FakeVLLM
     from musekit.testing.kit import Invoke as Invoke
     from musekit.testing.kit import Kit as Kit
     from musekit.testing.kit import Outcome as Outcome

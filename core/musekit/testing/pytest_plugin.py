@@ -1,6 +1,7 @@
 """musekit's pytest plugin (entry point ``pytest11``): fixtures for plugin authors.
 
 * ``fake_engine``: a fresh :class:`~musekit.testing.FakeEngine`.
+* ``fake_vllm``: a running :class:`~musekit.testing.FakeVLLM` server on 127.0.0.1.
 * ``musekit_plugins``: which plugins ``musekit_kit`` loads; ``None`` (the default)
   loads every installed plugin. Override it to list plugin modules instead.
 * ``musekit_settings``: plugin settings sections, by plugin name (default: none).
@@ -13,12 +14,14 @@ imports nothing heavy until a fixture is used.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from musekit.testing.fake_engine import FakeEngine
+    from musekit.testing.fake_vllm import FakeVLLM
     from musekit.testing.kit import Invoke, Kit, Plugins, PluginSettings
 
 
@@ -28,6 +31,15 @@ def fake_engine() -> FakeEngine:
     from musekit.testing.fake_engine import FakeEngine
 
     return FakeEngine()
+
+
+@pytest.fixture
+def fake_vllm() -> Iterator[FakeVLLM]:
+    """A fake vLLM server answering "ok" on 127.0.0.1, stopped after the test; ``.base_url``."""
+    from musekit.testing.fake_vllm import FakeVLLM
+
+    with FakeVLLM() as server:
+        yield server
 
 
 @pytest.fixture
