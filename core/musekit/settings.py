@@ -50,6 +50,33 @@ class OpenAISettings(BaseModel):
         description="'vllm' (also `musekit serve`) or 'llama-cpp' (llama_cpp.server: "
         "json_object schemas, no n).",
     )
+    breaker_failures: int = Field(
+        3, ge=1, description="Failed requests in a row after which a replica gets none for a while."
+    )
+    breaker_cooldown: float = Field(
+        10.0, gt=0, description="Seconds a failed replica rests before one trial request."
+    )
+    health_interval: float = Field(
+        2.0, gt=0, description="Seconds between /health probes of each replica."
+    )
+    metrics_interval: float = Field(
+        1.0, gt=0, description="Seconds between reads of each replica's /metrics."
+    )
+    probe_timeout: float = Field(
+        2.0, gt=0, description="Seconds a /health or /metrics request may take."
+    )
+    max_waiting: int = Field(
+        16, ge=1, description="Requests in a server's own queue past which new ones wait here."
+    )
+    max_kv_cache_usage: float = Field(
+        0.95, gt=0, le=1, description="KV-cache usage (0 to 1) past which new requests wait here."
+    )
+    max_local_queue: int = Field(
+        64, ge=0, description="Requests that may wait here for a full server; more get busy."
+    )
+    queue_timeout: float = Field(
+        30.0, gt=0, description="Seconds a request may wait here before a busy error."
+    )
 
 
 class EngineSettings(BaseModel):
