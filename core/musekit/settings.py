@@ -100,6 +100,81 @@ class EngineSettings(BaseModel):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
 
 
+class VLLMServeSettings(BaseModel):
+    """How `musekit serve` starts vLLM on a GPU host: the flags of `vllm serve`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(
+        None, description="The model vLLM serves: a Hugging Face id or a local folder."
+    )
+    max_model_len: int | None = Field(
+        None, ge=1, description="--max-model-len; default: the model's own."
+    )
+    gpu_memory_utilization: float | None = Field(
+        None, gt=0, le=1, description="--gpu-memory-utilization; default: vLLM's."
+    )
+    tensor_parallel_size: int = Field(1, ge=1, description="-tp: GPUs per model copy.")
+    pipeline_parallel_size: int = Field(1, ge=1, description="-pp: pipeline stages.")
+    data_parallel_size: int = Field(1, ge=1, description="-dp: model copies in all.")
+    max_num_seqs: int | None = Field(None, ge=1, description="--max-num-seqs.")
+    max_num_queued_reqs: int | None = Field(
+        None, ge=1, description="--max-num-queued-reqs: past it, HTTP 503."
+    )
+    max_num_queued_tokens: int | None = Field(
+        None, ge=1, description="--max-num-queued-tokens: past it, HTTP 503."
+    )
+    structured_outputs_backend: Literal["auto", "xgrammar", "guidance", "outlines"] = Field(
+        "auto", description="--structured-outputs-config.backend."
+    )
+    data_parallel_size_local: int | None = Field(
+        None, ge=1, description="--data-parallel-size-local: model copies on this node."
+    )
+    data_parallel_address: str | None = Field(
+        None, description="--data-parallel-address: the head node's address."
+    )
+    data_parallel_rpc_port: int | None = Field(
+        None, ge=1, le=65535, description="--data-parallel-rpc-port."
+    )
+    data_parallel_start_rank: int | None = Field(
+        None, ge=0, description="--data-parallel-start-rank of this node's first copy."
+    )
+    data_parallel_backend: Literal["mp", "ray"] | None = Field(
+        None, description="--data-parallel-backend."
+    )
+    distributed_executor_backend: Literal["mp", "ray"] | None = Field(
+        None, description="--distributed-executor-backend."
+    )
+    headless: bool = Field(False, description="--headless: a worker node, no API server.")
+    extra_args: list[str] = Field(
+        default_factory=list, description="More `vllm serve` arguments, passed as written."
+    )
+
+
+class ServeSettings(BaseModel):
+    """`musekit serve`: the model behind an OpenAI-compatible API, for bots and other clients."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: Literal["auto", "vllm", "embedded"] = Field(
+        "auto",
+        description="'vllm' starts vLLM; 'embedded' serves the embedded engine; 'auto' picks "
+        "vLLM where it is installed and a GPU is present.",
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on; loopback by default.")
+    port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
+    api_key: SecretStr | None = Field(
+        None, description="Clients must send it as a bearer token; required off loopback."
+    )
+    served_model_name: str | None = Field(
+        None, description="The model name clients use; default: the model's own name."
+    )
+    startup_timeout: float = Field(
+        1200, gt=0, description="Seconds to wait for vLLM to load the model and answer /health."
+    )
+    vllm: VLLMServeSettings = Field(default_factory=VLLMServeSettings)
+
+
 class PluginsSettings(BaseModel):
     """Which plugins load."""
 
@@ -128,6 +203,7 @@ class Settings(BaseSettings):
 
     engine: EngineSettings = EngineSettings()
     plugins: PluginsSettings = PluginsSettings()
+    serve: ServeSettings = ServeSettings()
     plugin_config: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-plugin sections, checked by each plugin's model."
     )

@@ -68,6 +68,23 @@ def doctor(ctx: click.Context) -> None:
     run_doctor(debug=ctx.obj["debug"])
 
 
+@cli.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Serve the model over an OpenAI-compatible API: vLLM on a GPU host, else the embedded engine.
+
+    Settings are in the `serve` section (docs/serving.md). When the server is
+    ready, this prints the settings that point the bots at it. Ctrl-C stops it.
+    """
+    from musekit.cli.session import guarded, load_settings_or_exit
+
+    settings = load_settings_or_exit()
+    with guarded(debug=ctx.obj["debug"]):
+        from musekit_server.serve import serve as run_server
+
+        run_server(settings)
+
+
 def main(args: list[str] | None = None, **extra: Any) -> None:
     """Run the CLI (the ``musekit`` console script)."""
     cli.main(args=args, prog_name="musekit", **extra)
