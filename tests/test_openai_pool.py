@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,6 +27,7 @@ from musekit.engine.openai.routing import HashRing, Router
 from musekit.errors import EngineBusy, EngineUnavailable
 from musekit.settings import OpenAISettings
 from musekit.status import status_reporter
+from musekit.testing import FakeVLLM
 
 URLS = [f"http://10.0.0.{i}:8000/v1" for i in range(1, 5)]
 KEYS = [f"conversation-{i}" for i in range(4000)]
@@ -316,33 +318,26 @@ async def test_a_cancelled_waiter_leaves_the_line() -> None:
 # --- the pool, over real servers ---------------------------------------------------------
 
 
-class Replica:
-    """A server on 127.0.0.1 that answers ``/health``, ``/metrics`` and ``/v1/models`` as told.
+@asynccontextmanager
+async def fake_servers(count: int) -> AsyncIterator[list[FakeVLLM]]:
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(FakeVLLM()) for _ in range(count)]
 
-    ``llama_cpp=True`` serves what llama_cpp.server does: no ``/health``, no ``/metrics``.
-    """
 
-    def __init__(self, *, llama_cpp: bool = False) -> None:
-        self.health = 404 if llama_cpp else 200
-        self.llama_cpp = llama_cpp
-        self.metrics = "vllm:num_requests_waiting 0.0\n"
-        self.metrics_once: list[str] = []  # served once each, before ``metrics``
+class LlamaCppShaped:
+    """A server on 127.0.0.1 with llama_cpp.server's probe surface: ``/v1/models``, no
+    ``/health``, no ``/metrics``."""
+
+    def __init__(self) -> None:
         self.paths: list[str] = []
-        replica = self
+        paths = self.paths
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                replica.paths.append(self.path)
-                if self.path == "/health":
-                    status, body = replica.health, b""
-                elif self.path == "/metrics" and not replica.llama_cpp:
-                    page = replica.metrics_once.pop(0) if replica.metrics_once else replica.metrics
-                    status, body = 200, page.encode()
-                elif self.path == "/v1/models":
-                    status, body = 200, b'{"object": "list", "data": []}'
-                else:
-                    status, body = 404, b'{"detail": "Not Found"}'
-                self.send_response(status)
+                paths.append(self.path)
+                found = self.path == "/v1/models"
+                body = b'{"object": "list", "data": []}' if found else b'{"detail": "Not Found"}'
+                self.send_response(200 if found else 404)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -361,16 +356,6 @@ class Replica:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
-
-
-@contextmanager
-def replicas(count: int) -> Iterator[list[Replica]]:
-    started = [Replica() for _ in range(count)]
-    try:
-        yield started
-    finally:
-        for replica in started:
-            replica.stop()
 
 
 def closed_port_url() -> str:
@@ -401,22 +386,21 @@ def affinity_preferring(url: str, urls: list[str]) -> str:
     return next(k for k in KEYS if ring.preference(k)[0] == url)
 
 
-async def test_one_affinity_stays_on_one_replica() -> None:
-    with replicas(3) as live:
-        urls = [r.base_url for r in live]
-        async with running_pool(urls) as pool:
-            chosen = set()
-            for _ in range(20):
-                endpoint = await pool.acquire("conversation-7")
-                chosen.add(endpoint.base_url)
-                pool.release(endpoint, ok=True)
-            assert chosen == {HashRing(urls).preference("conversation-7")[0]}
-            spread = collections.Counter([(await pool.acquire(None)).base_url for _ in range(30)])
-            assert spread == dict.fromkeys(urls, 10)
+async def test_one_affinity_stays_on_one_replica_and_the_rest_take_turns() -> None:
+    async with fake_servers(3) as fakes, running_pool([f.base_url for f in fakes]) as pool:
+        urls = [f.base_url for f in fakes]
+        chosen = set()
+        for _ in range(20):
+            endpoint = await pool.acquire("conversation-7")
+            chosen.add(endpoint.base_url)
+            pool.release(endpoint, ok=True)
+        assert chosen == {HashRing(urls).preference("conversation-7")[0]}
+        spread = collections.Counter([(await pool.acquire(None)).base_url for _ in range(30)])
+        assert spread == dict.fromkeys(urls, 10)
 
 
 async def test_a_replica_refusing_connections_is_skipped_after_a_health_probe() -> None:
-    with replicas(1) as (live,):
+    async with fake_servers(1) as (live,):
         dead = closed_port_url()
         urls = [dead, live.base_url]
         key = affinity_preferring(dead, urls)
@@ -428,46 +412,43 @@ async def test_a_replica_refusing_connections_is_skipped_after_a_health_probe() 
 
 
 async def test_failover_after_failed_attempts_then_the_breaker_opens() -> None:
-    with replicas(2) as (first, second):
-        urls = [first.base_url, second.base_url]
-        key = affinity_preferring(first.base_url, urls)
-        async with httpx.AsyncClient() as client:  # not started: requests alone drive it
-            pool = EndpointPool(OpenAISettings(base_urls=urls, breaker_failures=2), client)
-            for _ in range(2):
-                endpoint = await pool.acquire(key)
-                assert endpoint.base_url == first.base_url
-                pool.release(endpoint, ok=False)
-                retry = await pool.acquire(key, exclude=frozenset({endpoint.base_url}))
-                assert retry.base_url == second.base_url
-                pool.release(retry, ok=True)
-            assert (await pool.acquire(key)).base_url == second.base_url
+    first, second = URLS[:2]
+    key = affinity_preferring(first, URLS[:2])
+    async with httpx.AsyncClient() as client:  # not started: request outcomes alone drive it
+        pool = EndpointPool(OpenAISettings(base_urls=URLS[:2], breaker_failures=2), client)
+        for _ in range(2):
+            endpoint = await pool.acquire(key)
+            assert endpoint.base_url == first
+            pool.release(endpoint, ok=False)
+            retry = await pool.acquire(key, exclude=frozenset({endpoint.base_url}))
+            assert retry.base_url == second
+            pool.release(retry, ok=True)
+        assert (await pool.acquire(key)).base_url == second
 
 
 async def test_fail_fast_while_every_replica_is_down_and_recover_by_health_probe() -> None:
-    with replicas(2) as live:
-        urls = [r.base_url for r in live]
-        async with running_pool(urls) as pool:
-            for replica in live:
-                replica.health = 503
-            await until(lambda: not any(e.breaker.available() for e in pool.endpoints))
-            started = time.perf_counter()
-            with pytest.raises(EngineUnavailable) as failure:
-                await pool.acquire("conversation-1")
-            assert time.perf_counter() - started < 0.05
-            assert failure.value.message == (
-                "The model server is not answering; tried 2 replicas. Try again shortly."
-            )
-            live[1].health = 200
-            await until(lambda: pool.endpoints[1].breaker.available())
-            endpoint = await pool.acquire("conversation-1")
-            assert endpoint.base_url == live[1].base_url
-            pool.release(endpoint, ok=True)
-            assert pool.endpoints[1].breaker.state is BreakerState.CLOSED
-            assert pool.endpoints[0].breaker.state is BreakerState.OPEN
+    async with fake_servers(2) as fakes, running_pool([f.base_url for f in fakes]) as pool:
+        for fake in fakes:
+            fake.healthy = False
+        await until(lambda: not any(e.breaker.available() for e in pool.endpoints))
+        started = time.perf_counter()
+        with pytest.raises(EngineUnavailable) as failure:
+            await pool.acquire("conversation-1")
+        assert time.perf_counter() - started < 0.05
+        assert failure.value.message == (
+            "The model server is not answering; tried 2 replicas. Try again shortly."
+        )
+        fakes[1].healthy = True
+        await until(lambda: pool.endpoints[1].breaker.available())
+        endpoint = await pool.acquire("conversation-1")
+        assert endpoint.base_url == fakes[1].base_url
+        pool.release(endpoint, ok=True)
+        assert pool.endpoints[1].breaker.state is BreakerState.CLOSED
+        assert pool.endpoints[0].breaker.state is BreakerState.OPEN
 
 
 async def test_llama_cpp_servers_are_probed_on_their_model_list() -> None:
-    server = Replica(llama_cpp=True)
+    server = LlamaCppShaped()
     try:
         async with running_pool([server.base_url], dialect="llama-cpp") as pool:
             await until(lambda: server.paths.count("/v1/models") >= 3)
@@ -480,73 +461,68 @@ async def test_llama_cpp_servers_are_probed_on_their_model_list() -> None:
 
 
 async def test_the_pool_reads_each_replicas_load_from_its_metrics() -> None:
-    with replicas(2) as (busy, idle):
-        busy.metrics = VLLM_METRICS
+    async with fake_servers(2) as (busy, idle):
+        busy.set_metrics(waiting=12, kv_cache_usage=0.8375)
         async with running_pool([busy.base_url, idle.base_url]) as pool:
             await until(lambda: pool.endpoints[0].load == Load(12.0, 0.8375))
-            await until(lambda: pool.endpoints[1].load == Load(0.0, None))
+            await until(lambda: pool.endpoints[1].load == Load(0.0, 0.0))
 
 
 async def test_a_full_replica_sends_its_affinity_to_another_with_room() -> None:
-    with replicas(2) as (busy, idle):
+    async with fake_servers(2) as (busy, idle):
         urls = [busy.base_url, idle.base_url]
         key = affinity_preferring(busy.base_url, urls)
-        busy.metrics = "vllm:num_requests_waiting 16.0\n"
+        busy.set_metrics(waiting=16)
         async with running_pool(urls, max_waiting=16) as pool:
             await until(lambda: pool.endpoints[0].load.waiting == 16)
             statuses = Statuses()
             endpoint = await statuses.run("a", lambda: pool.acquire(key))
             assert endpoint.base_url == idle.base_url
             assert statuses.lines["a"] == []
-            busy.metrics = "vllm:num_requests_waiting 15.0\n"
+            busy.set_metrics(waiting=15)
             await until(lambda: pool.endpoints[0].load.waiting == 15)
             assert (await pool.acquire(key)).base_url == busy.base_url
 
 
-async def test_when_every_replica_is_full_requests_wait_in_line_then_go_in_order() -> None:
-    with replicas(2) as live:
-        for replica in live:
-            replica.metrics = "vllm:num_requests_waiting 40.0\n"
-        urls = [r.base_url for r in live]
+async def test_when_every_replica_is_full_requests_wait_in_line_and_go_in_order() -> None:
+    async with fake_servers(2) as fakes:
+        for fake in fakes:
+            fake.set_metrics(waiting=40)
+        urls = [f.base_url for f in fakes]
         async with running_pool(urls, max_waiting=16, max_local_queue=3) as pool:
             await until(lambda: all(e.load.waiting == 40 for e in pool.endpoints))
-            statuses, tasks = Statuses(), {}
+            statuses, went = Statuses(), []
+
+            async def command(name: str) -> str:
+                endpoint = await pool.acquire("conversation-1")
+                went.append(name)
+                return endpoint.base_url
+
+            tasks = []
             for name in ("a", "b", "c"):
-                tasks[name] = asyncio.create_task(
-                    statuses.run(name, lambda: pool.acquire("conversation-1"))
-                )
+                tasks.append(asyncio.create_task(statuses.run(name, lambda n=name: command(n))))
                 await until(lambda n=name: len(statuses.lines[n]) == 1)
             with pytest.raises(EngineBusy, match="busy and 3 commands are already waiting"):
                 await pool.acquire("conversation-2")
-            live[1].metrics_once.append("vllm:num_requests_waiting 15.0\n")  # room for one
-            endpoint = await tasks["a"]
-            assert endpoint.base_url == live[1].base_url
-            await until(lambda: len(statuses.lines["c"]) == 2)
-            assert statuses.lines == {
-                "a": ["waiting for the model server: 1st in line"],
-                "b": [
-                    "waiting for the model server: 2nd in line",
-                    "waiting for the model server: 1st in line",
-                ],
-                "c": [
-                    "waiting for the model server: 3rd in line",
-                    "waiting for the model server: 2nd in line",
-                ],
-            }
-            assert not tasks["b"].done()
-            live[0].metrics = "vllm:num_requests_waiting 0.0\n"
-            chosen = await asyncio.gather(tasks["b"], tasks["c"])
-            assert [e.base_url for e in chosen] == [live[0].base_url, live[0].base_url]
+            fakes[1].set_metrics(waiting=15)  # room for one more at each read of /metrics
+            assert await asyncio.gather(*tasks) == [fakes[1].base_url] * 3
+        assert went == ["a", "b", "c"]
+        line = "waiting for the model server: {} in line".format
+        assert statuses.lines == {
+            "a": [line("1st")],
+            "b": [line("2nd"), line("1st")],
+            "c": [line("3rd"), line("2nd"), line("1st")],
+        }
 
 
 async def test_waiters_fail_fast_once_every_replica_is_down() -> None:
-    with replicas(1) as (live,):
-        live.metrics = "vllm:kv_cache_usage_perc 0.99\n"
-        async with running_pool([live.base_url], max_kv_cache_usage=0.95) as pool:
+    async with fake_servers(1) as (fake,):
+        fake.set_metrics(kv_cache_usage=0.99)
+        async with running_pool([fake.base_url], max_kv_cache_usage=0.95) as pool:
             await until(lambda: pool.endpoints[0].load.kv_cache_usage == 0.99)
             waiter = asyncio.create_task(pool.acquire("conversation-1"))
             await asyncio.sleep(0.05)
             assert not waiter.done()
-            live.health = 503
+            fake.healthy = False
             with pytest.raises(EngineUnavailable, match="not answering; tried 1 replica\\."):
                 await waiter
