@@ -50,6 +50,31 @@ class OpenAISettings(BaseModel):
         description="'vllm' (also `musekit serve`) or 'llama-cpp' (llama_cpp.server: "
         "json_object schemas, no n).",
     )
+    connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds to open a connection (and to read /v1/models)."
+    )
+    first_token_timeout: float = Field(
+        120.0, gt=0, description="Seconds from sending a request to its first token."
+    )
+    idle_timeout: float = Field(
+        30.0, gt=0, description="Seconds a streaming answer may pause between tokens."
+    )
+    request_timeout: float | None = Field(
+        None, gt=0, description="Seconds a whole request may take; default: no limit."
+    )
+    retries: int = Field(
+        3, ge=0, le=10, description="Retries after a connection error, 429 or 503."
+    )
+    retry_backoff: float = Field(
+        0.25, gt=0, description="Seconds of the first retry's backoff; it doubles, with jitter."
+    )
+    max_retry_wait: float = Field(
+        10.0, gt=0, description="The longest wait before a retry; a longer Retry-After is busy."
+    )
+    max_connections: int = Field(256, ge=1, description="Connections kept open to the servers.")
+    keepalive_expiry: float = Field(
+        4.0, gt=0, lt=5, description="Seconds an idle connection is kept (vLLM closes at 5)."
+    )
     breaker_failures: int = Field(
         3, ge=1, description="Failed requests in a row after which a replica gets none for a while."
     )

@@ -9,14 +9,16 @@ engine; the test kit's fake vLLM server runs it over a :class:`FakeEngine`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -33,6 +35,8 @@ from musekit.engine.types import ChatRequest, Delta, Message, Sampling, StreamEv
 from musekit.errors import EngineBusy, EngineUnavailable, MusekitError, PromptTooLong
 
 logger = logging.getLogger("musekit.server")
+
+_T = TypeVar("_T")
 
 #: Counts a request's prompt tokens, to refuse prompts longer than ``max_model_len``.
 TokenCounter = Callable[[ChatRequest], int]
@@ -352,6 +356,34 @@ def _engine_error(exc: MusekitError, max_model_len: int) -> tuple[int, str]:
     return 500, exc.message
 
 
+class _ClientLeft(Exception):
+    """The client disconnected before the answer was ready."""
+
+
+async def _unless_client_leaves(receive: Receive, work: Awaitable[_T]) -> _T:
+    """``work``'s result; if the client disconnects first, ``work`` is cancelled."""
+    job = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnect(receive))
+    try:
+        done, _ = await asyncio.wait({job, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        job.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if job in done:
+        return job.result()
+    job.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await job
+    raise _ClientLeft
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 # --- the app -------------------------------------------------------------------------
 
 
@@ -411,18 +443,27 @@ class _Server:
         self.metrics.waiting += 1
         events = self.engine.stream(chat)
         try:
-            first = await anext(events, None)
+            first = await _unless_client_leaves(request.receive, anext(events, None))
         except MusekitError as exc:
             await events.aclose()
             self.metrics.finished("error")
             return error_response(*_engine_error(exc, self.max_model_len))
+        except _ClientLeft:
+            await events.aclose()
+            self._aborted()
+            return Response(status_code=499)  # nobody reads it
         finally:
             self.metrics.waiting -= 1
         self.metrics.ttft.observe(time.perf_counter() - started)
         request_id = f"chatcmpl-{secrets.token_hex(16)}"
         generated = self._generate(events, first, started)
         if not body.stream:
-            return await self._whole(generated, request_id, chat.n)
+            try:
+                whole = self._whole(generated, request_id, chat.n)
+                return await _unless_client_leaves(request.receive, whole)
+            except _ClientLeft:
+                self._aborted()
+                return Response(status_code=499)
         usage = body.stream_options is not None and body.stream_options.include_usage
         chunks = _Chunks(request_id, int(time.time()), self.model)
         return _EventStream(self._sse(generated, chunks, chat.n, usage), events, self._aborted)

@@ -8,7 +8,11 @@ from musekit.settings import EngineSettings
 
 
 def create_engine(settings: EngineSettings) -> Engine:
-    """The engine the settings ask for (today: the embedded llama.cpp engine)."""
+    """The engine the settings ask for: embedded llama.cpp, or OpenAI-compatible servers."""
+    if settings.backend == "openai":
+        from musekit.engine.openai.engine import OpenAIEngine
+
+        return OpenAIEngine(settings.openai)
     from musekit.engine.embedded import EmbeddedEngine
 
     return EmbeddedEngine(
