@@ -22,8 +22,10 @@ import pytest
 
 from musekit.engine.openai.backpressure import Limits, Load, WaitLine, ordinal, parse_load
 from musekit.engine.openai.breaker import BreakerState, CircuitBreaker
+from musekit.engine.openai.engine import OpenAIEngine
 from musekit.engine.openai.pool import EndpointPool
 from musekit.engine.openai.routing import HashRing, Router
+from musekit.engine.types import ChatRequest, Message
 from musekit.errors import EngineBusy, EngineUnavailable
 from musekit.settings import OpenAISettings
 from musekit.status import status_reporter
@@ -526,3 +528,23 @@ async def test_waiters_fail_fast_once_every_replica_is_down() -> None:
             fake.healthy = False
             with pytest.raises(EngineUnavailable, match="not answering; tried 1 replica\\."):
                 await waiter
+
+
+# --- with the engine ---------------------------------------------------------------------
+
+
+async def test_the_engine_keeps_an_affinity_on_one_replica_and_fails_over_when_it_stops() -> None:
+    async with FakeVLLM(default="from a") as a, FakeVLLM(default="from b") as b:
+        urls = [a.base_url, b.base_url]
+        ask = ChatRequest(
+            messages=(Message(role="user", content="write about snow"),),
+            affinity=affinity_preferring(a.base_url, urls),
+        )
+        engine = OpenAIEngine(OpenAISettings(base_urls=urls, retry_backoff=0.01, **FAST))
+        try:
+            assert [await engine.generate(ask) for _ in range(3)] == ["from a"] * 3
+            await asyncio.to_thread(a.stop)
+            assert [await engine.generate(ask) for _ in range(3)] == ["from b"] * 3
+        finally:
+            await engine.aclose()
+        assert (len(a.requests), len(b.requests)) == (3, 3)
