@@ -293,6 +293,12 @@ async def test_past_the_line_limit_a_request_is_busy_at_once() -> None:
     await asyncio.gather(*waiting)
 
 
+async def test_with_no_line_a_request_is_busy_at_once() -> None:
+    with pytest.raises(EngineBusy) as busy:
+        await WaitLine(limit=0, timeout=5).join()
+    assert busy.value.message == "The model server is busy. Try again shortly."
+
+
 async def test_a_wait_past_the_timeout_is_busy_and_leaves_the_line() -> None:
     line, statuses = WaitLine(limit=8, timeout=0.05), Statuses()
     first = asyncio.create_task(statuses.run("a", line.join))
@@ -447,6 +453,22 @@ async def test_fail_fast_while_every_replica_is_down_and_recover_by_health_probe
         pool.release(endpoint, ok=True)
         assert pool.endpoints[1].breaker.state is BreakerState.CLOSED
         assert pool.endpoints[0].breaker.state is BreakerState.OPEN
+
+
+async def test_probes_waiting_for_a_free_connection_do_not_mark_the_server_down() -> None:
+    async with (
+        FakeVLLM() as fake,
+        httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as client,
+        client.stream("GET", f"{fake.url}/health"),  # holds the only connection
+    ):
+        settings = OpenAISettings(base_urls=[fake.base_url], **{**FAST, "probe_timeout": 0.05})
+        pool = EndpointPool(settings, client)
+        await pool.start()
+        try:
+            await asyncio.sleep(0.3)
+            assert pool.endpoints[0].breaker.state is BreakerState.CLOSED
+        finally:
+            await pool.aclose()
 
 
 async def test_llama_cpp_servers_are_probed_on_their_model_list() -> None:

@@ -112,10 +112,9 @@ class WaitLine:
     async def join(self) -> None:
         """Wait for a turn; raises :class:`EngineBusy` or what :meth:`fail` was given."""
         if len(self._waiters) >= self._limit:
-            raise EngineBusy(
-                f"The model server is busy and {len(self._waiters)} commands are already "
-                "waiting for it. Try again shortly."
-            )
+            ahead = len(self._waiters)
+            already = f" and {ahead} commands are already waiting for it" if ahead else ""
+            raise EngineBusy(f"The model server is busy{already}. Try again shortly.")
         waiter = _Waiter()
         self._waiters.append(waiter)
         place = len(self._waiters)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -102,13 +103,9 @@ class EndpointPool:
         """Begin probing ``/health`` and reading ``/metrics`` in the background."""
         if self._tasks:
             return
-        self._tasks.append(
-            asyncio.create_task(self._every(self._settings.health_interval, self._probe_all))
-        )
+        self._watch(self._settings.health_interval, self._probe_all)
         if self._settings.dialect == "vllm":
-            self._tasks.append(
-                asyncio.create_task(self._every(self._settings.metrics_interval, self._read_loads))
-            )
+            self._watch(self._settings.metrics_interval, self._read_loads)
 
     async def aclose(self) -> None:
         """Stop the background probes."""
@@ -141,18 +138,22 @@ class EndpointPool:
         if self._line and not any(e.breaker.available() for e in self._endpoints.values()):
             self._line.fail(self._none_left())
 
-    async def _every(self, interval: float, work: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            await work()
-            await asyncio.sleep(interval)
+    def _watch(self, interval: float, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` every ``interval`` seconds in a task of its own, outside any
+        command's context (no status lines of the command that started the pool)."""
+
+        async def every() -> None:
+            while True:
+                await work()
+                await asyncio.sleep(interval)
+
+        self._tasks.append(asyncio.create_task(every(), context=contextvars.Context()))
 
     async def _probe_all(self) -> None:
-        healthy = await asyncio.gather(*(self._healthy(e) for e in self._endpoints.values()))
-        for endpoint, ok in zip(self._endpoints.values(), healthy, strict=True):
-            endpoint.breaker.probe(healthy=ok)
+        await asyncio.gather(*(self._probe(e) for e in self._endpoints.values()))
         self._fail_waiters_if_down()
 
-    async def _healthy(self, endpoint: Endpoint) -> bool:
+    async def _probe(self, endpoint: Endpoint) -> None:
         if self._settings.dialect == "vllm":
             url = endpoint.base_url.removesuffix("/v1") + "/health"
         else:
@@ -161,23 +162,27 @@ class EndpointPool:
             response = await self._client.get(
                 url, headers=self._headers, timeout=self._settings.probe_timeout
             )
+        except httpx.PoolTimeout:
+            return  # every connection is busy streaming answers: nothing learnt of the server
         except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+            endpoint.breaker.probe(healthy=False)
+            return
+        endpoint.breaker.probe(healthy=response.status_code == 200)
 
     async def _read_loads(self) -> None:
-        loads = await asyncio.gather(*(self._load(e) for e in self._endpoints.values()))
-        for endpoint, load in zip(self._endpoints.values(), loads, strict=True):
-            endpoint.load = load
+        await asyncio.gather(*(self._read_load(e) for e in self._endpoints.values()))
         self._grant_turns()
 
-    async def _load(self, endpoint: Endpoint) -> Load:
+    async def _read_load(self, endpoint: Endpoint) -> None:
         url = endpoint.base_url.removesuffix("/v1") + "/metrics"
         try:
             response = await self._client.get(url, timeout=self._settings.probe_timeout)
+        except httpx.PoolTimeout:
+            return
         except httpx.HTTPError:
-            return UNKNOWN
-        return parse_load(response.text) if response.status_code == 200 else UNKNOWN
+            endpoint.load = UNKNOWN
+            return
+        endpoint.load = parse_load(response.text) if response.status_code == 200 else UNKNOWN
 
     def _grant_turns(self) -> None:
         """Let as many waiters go as the available replicas have room for now."""
