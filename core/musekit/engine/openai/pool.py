@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -37,8 +36,6 @@ from musekit.engine.openai.breaker import CircuitBreaker
 from musekit.engine.openai.routing import Router
 from musekit.errors import EngineUnavailable
 from musekit.settings import OpenAISettings
-
-logger = logging.getLogger("musekit.engine.openai")
 
 
 @dataclass(eq=False)
@@ -85,13 +82,12 @@ class EndpointPool:
         :class:`EngineUnavailable` when no replica is left to try.
         """
         candidates = self._candidates(affinity, exclude)
-        roomy = [e for e in candidates if not self._limits.full(e.load)]
+        roomy = self._with_room(candidates)
         if roomy and not self._line:
             return self._take(roomy[0])
         await self._line.join()
         candidates = self._candidates(affinity, exclude)
-        roomy = [e for e in candidates if not self._limits.full(e.load)]
-        return self._take((roomy or candidates)[0])
+        return self._take((self._with_room(candidates) or candidates)[0])
 
     def release(self, endpoint: Endpoint, *, ok: bool) -> None:
         """How an attempt on ``endpoint`` went: ``ok=False`` after a connection error,
@@ -129,6 +125,9 @@ class EndpointPool:
             f"The model server is not answering; tried {count} "
             f"replica{'' if count == 1 else 's'}. Try again shortly."
         )
+
+    def _with_room(self, candidates: list[Endpoint]) -> list[Endpoint]:
+        return [e for e in candidates if not self._limits.full(e.load)]
 
     def _take(self, endpoint: Endpoint) -> Endpoint:
         endpoint.breaker.admit()
