@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from musekit.testing import FakeVLLM
+from musekit.testing.fake_vllm import fake_vllm_process
 
 USER = [{"role": "user", "content": "write about snow"}]
 
@@ -237,3 +238,14 @@ def test_the_pytest_fixture_gives_a_running_server(fake_vllm: FakeVLLM) -> None:
     ).json()
 
     assert reply["choices"][0]["message"]["content"] == "ok"
+
+
+def test_a_fake_server_runs_in_a_process_of_its_own() -> None:
+    with fake_vllm_process("--reply", "from afar", "--max-model-len", "64") as base_url:
+        (card,) = httpx.get(f"{base_url}/models").json()["data"]
+        reply = httpx.post(f"{base_url}/chat/completions", json={"messages": USER}).json()
+
+    assert card["max_model_len"] == 64
+    assert reply["choices"][0]["message"]["content"] == "from afar"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base_url}/models")

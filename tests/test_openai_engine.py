@@ -407,3 +407,17 @@ def test_the_cli_runs_a_command_through_the_fake_server(tmp_path: Any) -> None:
     assert "Snow settles on the quiet roofs." in run.stdout
     (body,) = server.requests
     assert "first snow" in body["messages"][-1]["content"]
+
+
+async def test_a_slow_consumer_is_not_taken_for_a_silent_server(server: FakeVLLM) -> None:
+    engine = OpenAIEngine(settings_for(server, idle_timeout=0.2, first_token_timeout=0.5))
+    texts = []
+    try:
+        async for event in engine.stream(ASK):
+            if isinstance(event, Delta):
+                texts.append(event.text)
+                await asyncio.sleep(0.3)  # longer than both limits, on the caller's side
+    finally:
+        await engine.aclose()
+
+    assert "".join(texts) == "Soft white snow"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MUSEKIT_SCRIPT
+from conftest import MUSEKIT_SCRIPT, Script
 from pydantic import SecretStr
 
 from musekit.errors import UsageError
@@ -502,3 +502,30 @@ def test_each_settings_example_in_the_serving_doc_runs_the_command_shown_under_i
         launch = build_launch(load_settings().serve)
 
         assert launch.argv == shlex.split(commands[name]), name
+
+
+@pytest.mark.model
+def test_the_cli_pointed_at_embedded_serve_writes_what_it_writes_in_process(
+    serve_env: dict[str, str], served: list[Served], musekit_script: Script
+) -> None:
+    port = int(serve_env["MUSEKIT_SERVE__PORT"])
+    serve_env.update(MUSEKIT_SERVE__ENGINE="embedded", MUSEKIT_SERVE__API_KEY="s3cret-key")
+    server = start(served, serve_env)
+    server.wait_for("Ctrl-C stops the server.")
+    command = ("run", "write", "--json", "--seed", "3", "--length", "short", "first snow")
+
+    local = musekit_script(*command)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MUSEKIT_ENGINE__BACKEND", "openai")
+        env.setenv("MUSEKIT_ENGINE__OPENAI__BASE_URLS", f'["http://127.0.0.1:{port}/v1"]')
+        env.setenv("MUSEKIT_ENGINE__OPENAI__API_KEY", "s3cret-key")
+        remote = musekit_script(*command)
+
+    assert local.returncode == 0, local.stderr
+    assert remote.returncode == 0, remote.stderr
+    here, there = json.loads(local.stdout), json.loads(remote.stdout)
+    assert there["sections"][0]["body"].strip()
+    assert there["sections"] == here["sections"]
+    assert there["metrics"]["completion_tokens"] == here["metrics"]["completion_tokens"] > 0
+    assert (here["metrics"]["engine"], there["metrics"]["engine"]) == ("embedded", "openai")
+    assert there["metrics"]["model"] == "SmolLM2-135M-Instruct.Q4_1"

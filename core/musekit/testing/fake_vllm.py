@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self, cast
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -281,3 +283,49 @@ def _faulty_send(send: Send, fault: _StreamFault) -> Send:
         await send(message)
 
     return faulty
+
+
+@contextlib.contextmanager
+def fake_vllm_process(*options: str) -> Iterator[str]:
+    """A fake vLLM server in a process of its own, as vLLM runs; yields its ``base_url``.
+
+    ``options`` are ``python -m musekit.testing.fake_vllm`` options (``--reply``,
+    ``--latency``...). Benchmarks use it, so the server's work is not the client's.
+    """
+    command = [sys.executable, "-m", "musekit.testing.fake_vllm", *options]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True) as proc:
+        stdin, stdout = cast(IO[str], proc.stdin), cast(IO[str], proc.stdout)
+        try:
+            base_url = stdout.readline().strip()
+            if not base_url:
+                raise RuntimeError("The fake vLLM server process did not start.")
+            yield base_url
+        finally:
+            stdin.close()
+            proc.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m musekit.testing.fake_vllm``: serve until stdin closes; prints ``base_url``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake vLLM server on 127.0.0.1.")
+    parser.add_argument("--reply", default="ok", help="what every sample answers")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before a reply")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
+    parser.add_argument("--max-model-len", type=int, default=4096)
+    args = parser.parse_args(argv)
+    server = FakeVLLM(
+        default=args.reply,
+        latency=args.latency,
+        token_delay=args.token_delay,
+        max_model_len=args.max_model_len,
+    )
+    with server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,9 @@ generation.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import contextlib
+import math
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -30,6 +32,7 @@ from musekit.engine.openai.failures import (
     unreachable,
 )
 from musekit.engine.openai.pool import Endpoint, EndpointPool
+from musekit.engine.openai.watchdog import Watchdog
 from musekit.engine.openai.wire import ChunkReader, StreamBroken, StreamFailed, chat_body
 from musekit.engine.types import ChatRequest, StreamEvent, Usage
 from musekit.errors import EngineError
@@ -165,37 +168,39 @@ class OpenAIEngine(Engine):
         settings = self.settings
         loop = asyncio.get_running_loop()
         started = loop.time()
-        first_deadline = started + settings.first_token_timeout
-        end = started + settings.request_timeout if settings.request_timeout else float("inf")
+        end = started + settings.request_timeout if settings.request_timeout else math.inf
+        watchdog = Watchdog(loop, min(started + settings.first_token_timeout, end))
         request = self._client.build_request(
             "POST", f"{endpoint.base_url}/chat/completions", json=body, headers=self._headers
         )
+        first = True
         try:
-            async with asyncio.timeout_at(min(first_deadline, end)):
-                response = await self._client.send(request, stream=True)
+            response = await watchdog.wait(self._client.send(request, stream=True))
         except TimeoutError:
+            watchdog.close()
             raise self._timed_out(first=True, end=end) from None
         except httpx.TransportError:
+            watchdog.close()
             raise _Failed(unreachable(endpoint.base_url)) from None
         try:
             if response.status_code != 200:
-                raise _Failed(await self._refusal(response, endpoint, served, first_deadline))
+                raise _Failed(await self._refusal(response, endpoint, served, watchdog))
             events = EventSource(response).aiter_sse()
-            deadline = first_deadline
             while not reader.done:
-                try:
-                    async with asyncio.timeout_at(min(deadline, end)):
-                        event = await anext(events, None)
-                except TimeoutError:
-                    raise self._timed_out(first=deadline == first_deadline, end=end) from None
+                event = await watchdog.wait(anext(events, None))
                 if event is None:
                     break
                 deltas = reader.read(event.data)
                 if deltas:
-                    deadline = loop.time() + settings.idle_timeout
                     for delta in deltas:
                         yield delta
+                    first = False
+                    watchdog.expires = min(loop.time() + settings.idle_timeout, end)
+            if reader.done:
+                await _drain(events, watchdog)
             yield reader.end()
+        except TimeoutError:
+            raise self._timed_out(first=first, end=end) from None
         except (httpx.TransportError, StreamBroken):
             raise _Failed(_broken()) from None
         except StreamFailed as failed:
@@ -204,14 +209,14 @@ class OpenAIEngine(Engine):
             error = exc if isinstance(exc, EngineError) else EngineError(_NOT_SSE)
             raise _Failed(Failure(error)) from None
         finally:
+            watchdog.close()
             await response.aclose()
 
     async def _refusal(
-        self, response: httpx.Response, endpoint: Endpoint, served: Served, deadline: float
+        self, response: httpx.Response, endpoint: Endpoint, served: Served, watchdog: Watchdog
     ) -> Failure:
         try:
-            async with asyncio.timeout_at(deadline):
-                body = await response.aread()
+            body = await watchdog.wait(response.aread())
         except (TimeoutError, httpx.TransportError):
             body = b""
         if response.status_code == 404:
@@ -233,6 +238,20 @@ class OpenAIEngine(Engine):
                 f"{settings.idle_timeout:g} s, engine.openai.idle_timeout)."
             )
         return _Failed(Failure(EngineError(message)))
+
+
+#: Seconds to wait for the end of a body after its ``[DONE]``.
+_DRAIN_SECONDS = 1.0
+
+
+async def _drain(events: AsyncIterator[object], watchdog: Watchdog) -> None:
+    """Read the body's end after ``[DONE]``, so that the connection goes back to the pool
+    (a closed, unfinished response closes its connection). A server that keeps the body
+    open costs a connection, not the answer."""
+    watchdog.expires = asyncio.get_running_loop().time() + _DRAIN_SECONDS
+    with contextlib.suppress(TimeoutError, httpx.TransportError, SSEError):
+        while await watchdog.wait(anext(events, None)) is not None:
+            pass
 
 
 _NOT_SSE = "The model server did not answer with a stream of events (is it OpenAI-compatible?)."

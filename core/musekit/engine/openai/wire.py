@@ -104,16 +104,17 @@ class ChunkReader:
             )
         deltas = []
         for choice in chunk["choices"]:
-            index = int(choice["index"])
             text = choice["delta"].get("content") or ""
             reason = choice.get("finish_reason")
-            if text:
-                self._chunks += 1
-            if reason is not None:
-                self._finished.add(index)
-                deltas.append(Delta(index + self.offset, text, _FINISH.get(reason, "stop")))
-            elif text:
-                deltas.append(Delta(index + self.offset, text))
+            if reason is None:
+                if text:
+                    self._chunks += 1
+                    deltas.append(Delta(choice["index"] + self.offset, text))
+                continue
+            index = int(choice["index"])
+            self._finished.add(index)
+            self._chunks += bool(text)
+            deltas.append(Delta(index + self.offset, text, _FINISH.get(reason, "stop")))
         return deltas
 
     def end(self) -> Usage:

@@ -1,0 +1,130 @@
+"""256 concurrent commands through musekit to a fake vLLM server vs a raw httpx loop.
+
+The server is the test kit's fake vLLM (in a process of its own, as vLLM runs):
+100 ms before the first token, then 50 streamed tokens per request. musekit's
+side is the real Runner running the built-in ``write`` command on an
+:class:`OpenAIEngine`; the baseline is a bare ``httpx`` loop sending the same
+streamed requests and reading their SSE chunks. Batches alternate; the ratio is
+the baseline's median batch time over musekit's (commands per second, relative).
+
+The engine's backpressure limit (``max_waiting``) is raised past the batch size:
+the fake server reports every request it holds as waiting, and what is measured
+here is the client's cost, not its queueing policy.
+
+Run: ``python bench/openai_concurrency.py`` (target: ratio >= 0.9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+
+import httpx
+from httpx_sse import EventSource
+
+from musekit.engine.openai.engine import OpenAIEngine
+from musekit.invocation import Invocation
+from musekit.plugins import PluginHost, PluginSelection
+from musekit.runner import Runner
+from musekit.settings import OpenAISettings
+from musekit.testing.fake_vllm import fake_vllm_process
+
+TARGET = 0.9
+TOKENS = 50
+REPLY = " ".join(f"word{i}" for i in range(TOKENS))
+
+
+async def musekit_batch(runner: Runner, count: int) -> float:
+    """Seconds for ``count`` ``write`` commands at once; checks every text."""
+    invocations = [
+        Invocation(command="write", params={"prompt": f"a lighthouse at night #{i}"})
+        for i in range(count)
+    ]
+    started = time.perf_counter()
+    results = await asyncio.gather(*(runner.run(inv) for inv in invocations))
+    elapsed = time.perf_counter() - started
+    if any(result.text != REPLY for result in results):
+        raise SystemExit("a command returned the wrong text")
+    return elapsed
+
+
+async def raw_request(client: httpx.AsyncClient, url: str, index: int) -> str:
+    body = {
+        "model": "fake-model",
+        "messages": [{"role": "user", "content": f"a lighthouse at night #{index}"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_completion_tokens": 512,
+    }
+    parts = []
+    async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
+        async for event in EventSource(response).aiter_sse():
+            if event.data == "[DONE]":
+                continue  # the body ends next: reading it lets the connection be reused
+            for choice in json.loads(event.data)["choices"]:
+                parts.append(choice["delta"].get("content") or "")
+    return "".join(parts)
+
+
+async def raw_batch(client: httpx.AsyncClient, url: str, count: int) -> float:
+    """Seconds for ``count`` bare streamed requests at once; checks every text."""
+    started = time.perf_counter()
+    texts = await asyncio.gather(*(raw_request(client, url, i) for i in range(count)))
+    elapsed = time.perf_counter() - started
+    if any(text != REPLY for text in texts):
+        raise SystemExit("a raw request returned the wrong text")
+    return elapsed
+
+
+def load_host() -> PluginHost:
+    host = PluginHost(PluginSelection(enabled=frozenset({"write"})))
+    host.load_entry_points()
+    if "write" not in host.commands:
+        raise SystemExit("the built-in 'write' command is not installed (pip install -e .)")
+    return host
+
+
+async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float], list[float]]:
+    settings = OpenAISettings(
+        base_urls=[url], max_connections=concurrency, max_waiting=concurrency * 4
+    )
+    engine = OpenAIEngine(settings)
+    runner = Runner(load_host(), engine)
+    limits = httpx.Limits(max_connections=concurrency, keepalive_expiry=4.0)
+    timeout = httpx.Timeout(5.0, read=None)
+    ours, raw = [], []
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        await musekit_batch(runner, concurrency)  # warm-up: connections, imports, schemas
+        await raw_batch(client, url, concurrency)
+        for _ in range(repeats):
+            ours.append(await musekit_batch(runner, concurrency))
+            raw.append(await raw_batch(client, url, concurrency))
+    await engine.aclose()
+    return ours, raw
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--latency", type=float, default=0.1, help="server latency (s)")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    options = ("--reply", REPLY, "--latency", str(args.latency))
+    with fake_vllm_process(*options) as url:
+        ours, raw = asyncio.run(measure(url, args.concurrency, args.repeats))
+    mine, bare = statistics.median(ours), statistics.median(raw)
+    runs = f"(median of {args.repeats}, {args.concurrency} at once, {TOKENS} tokens each)"
+    print(
+        f"musekit (Runner + write + OpenAIEngine): {args.concurrency / mine:7.1f} commands/s {runs}"
+    )
+    print(f"raw httpx + SSE loop:                    {args.concurrency / bare:7.1f} requests/s")
+    ratio = bare / mine
+    verdict = "ok" if ratio >= TARGET else "BELOW TARGET"
+    print(f"ratio: {ratio:.3f} (target >= {TARGET}) {verdict}")
+
+
+if __name__ == "__main__":
+    main()
