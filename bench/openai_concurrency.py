@@ -93,7 +93,11 @@ async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float]
     )
     engine = OpenAIEngine(settings)
     runner = Runner(load_host(), engine)
-    limits = httpx.Limits(max_connections=concurrency, keepalive_expiry=4.0)
+    limits = httpx.Limits(  # the engine's own limits (its defaults but max_connections)
+        max_connections=concurrency,
+        max_keepalive_connections=settings.max_idle_connections,
+        keepalive_expiry=settings.keepalive_expiry,
+    )
     timeout = httpx.Timeout(5.0, read=None)
     ours, raw = [], []
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:

@@ -71,7 +71,10 @@ class OpenAISettings(BaseModel):
     max_retry_wait: float = Field(
         10.0, gt=0, description="The longest wait before a retry; a longer Retry-After is busy."
     )
-    max_connections: int = Field(256, ge=1, description="Connections kept open to the servers.")
+    max_connections: int = Field(256, ge=1, description="Connections open to the servers, at most.")
+    max_idle_connections: int = Field(
+        32, ge=0, description="Idle connections kept for reuse; more are closed."
+    )
     keepalive_expiry: float = Field(
         4.0, gt=0, lt=5, description="Seconds an idle connection is kept (vLLM closes at 5)."
     )

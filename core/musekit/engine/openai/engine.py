@@ -60,7 +60,7 @@ class OpenAIEngine(Engine):
         self._client = client or httpx.AsyncClient(
             limits=httpx.Limits(
                 max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_idle_connections,
                 keepalive_expiry=settings.keepalive_expiry,
             ),
             # Reads are timed here, per token: httpx's read timeout would also cut off
