@@ -88,13 +88,11 @@ def load_host() -> PluginHost:
 
 
 async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float], list[float]]:
-    settings = OpenAISettings(
-        base_urls=[url], max_connections=concurrency, max_waiting=concurrency * 4
-    )
+    settings = OpenAISettings(base_urls=[url], max_waiting=concurrency * 4)
     engine = OpenAIEngine(settings)
     runner = Runner(load_host(), engine)
-    limits = httpx.Limits(  # the engine's own limits (its defaults but max_connections)
-        max_connections=concurrency,
+    limits = httpx.Limits(  # the engine's own (default) limits
+        max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_idle_connections,
         keepalive_expiry=settings.keepalive_expiry,
     )

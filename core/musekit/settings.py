@@ -71,7 +71,7 @@ class OpenAISettings(BaseModel):
     max_retry_wait: float = Field(
         10.0, gt=0, description="The longest wait before a retry; a longer Retry-After is busy."
     )
-    max_connections: int = Field(256, ge=1, description="Connections open to the servers, at most.")
+    max_connections: int = Field(512, ge=1, description="Connections open to the servers, at most.")
     max_idle_connections: int = Field(
         32, ge=0, description="Idle connections kept for reuse; more are closed."
     )
