@@ -142,9 +142,6 @@ if TYPE_CHECKING:
     from musekit.runner import (
         Runner as Runner,
     )
-    from musekit.status import (
-        report_status as report_status,
-    )
     from musekit.spec import (
         CommandSpec as CommandSpec,
     )
@@ -156,6 +153,9 @@ if TYPE_CHECKING:
     )
     from musekit.spec import (
         Params as Params,
+    )
+    from musekit.status import (
+        report_status as report_status,
     )
 
 
