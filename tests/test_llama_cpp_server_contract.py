@@ -64,15 +64,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         output.close()
 
 
-def settings(url: str, health_interval: float) -> OpenAISettings:
+def settings(url: str, health_interval: float = 2.0) -> OpenAISettings:
     return OpenAISettings(base_urls=[url], dialect="llama-cpp", health_interval=health_interval)
 
 
 @pytest.fixture
 async def engine(llama_server: str) -> AsyncIterator[OpenAIEngine]:
-    # The pool's health probe (GET /v1/models) cuts off llama_cpp.server's running
-    # stream (see the xfail test below): these tests keep it out of their way.
-    engine = OpenAIEngine(settings(llama_server, health_interval=3600))
+    engine = OpenAIEngine(settings(llama_server))
     yield engine
     await engine.aclose()
 
@@ -133,13 +131,6 @@ async def test_running_out_of_tokens_finishes_with_length(engine: OpenAIEngine) 
     assert completion.usage.completion_tokens == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: for the llama-cpp dialect the pool probes GET /v1/models, which takes "
-    "llama_cpp.server's model lock, and the server then interrupts the stream in progress "
-    "(its interrupt_requests setting, on by default): answers longer than health_interval "
-    "end without a finish reason",
-)
 async def test_health_probes_do_not_cut_off_a_streaming_answer(llama_server: str) -> None:
     engine = OpenAIEngine(settings(llama_server, health_interval=0.1))
     try:

@@ -471,12 +471,24 @@ async def test_probes_waiting_for_a_free_connection_do_not_mark_the_server_down(
             await pool.aclose()
 
 
-async def test_llama_cpp_servers_are_probed_on_their_model_list() -> None:
+async def test_llama_cpp_servers_are_probed_on_their_model_list_only_while_down() -> None:
+    # llama_cpp.server cuts off a streaming answer when another request arrives: a
+    # replica that works is left alone; one whose breaker opened is probed to recover.
     server = LlamaCppShaped()
     try:
         async with running_pool([server.base_url], dialect="llama-cpp") as pool:
-            await until(lambda: server.paths.count("/v1/models") >= 3)
-            assert pool.endpoints[0].breaker.state is BreakerState.CLOSED
+            breaker = pool.endpoints[0].breaker
+            await asyncio.sleep(FAST["health_interval"] * 5)
+            assert server.paths == []  # working: left alone
+            while breaker.state is BreakerState.CLOSED:
+                pool.release(await pool.acquire(None), ok=False)
+            await until(breaker.available)  # a probe found it healthy: one trial may go
+            assert server.paths.count("/v1/models") >= 1
+            pool.release(await pool.acquire(None), ok=True)  # the trial request succeeds
+            assert breaker.state is BreakerState.CLOSED
+            probes = len(server.paths)
+            await asyncio.sleep(FAST["health_interval"] * 5)
+            assert len(server.paths) == probes
         assert set(server.paths) == {"/v1/models"}
         async with running_pool([server.base_url], dialect="vllm") as pool:
             await until(lambda: pool.endpoints[0].breaker.state is BreakerState.OPEN)

@@ -17,8 +17,10 @@ attempt went (:meth:`EndpointPool.release`). Choosing a replica:
 
 While running (:meth:`EndpointPool.start`), the pool probes each replica's
 ``/health`` and reads its ``/metrics`` at the configured intervals. The
-``llama-cpp`` dialect's server has neither: its ``/v1/models`` is probed instead,
-and its load is not known.
+``llama-cpp`` dialect's server has neither, and it cuts off the answer it is
+streaming whenever another request arrives: its ``/v1/models`` is probed only
+while the replica's breaker is open (no answer of ours is running there), and
+its load is not known.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from musekit.engine.openai.backpressure import UNKNOWN, Limits, Load, WaitLine, parse_load
-from musekit.engine.openai.breaker import CircuitBreaker
+from musekit.engine.openai.breaker import BreakerState, CircuitBreaker
 from musekit.engine.openai.routing import Router
 from musekit.errors import EngineUnavailable
 from musekit.settings import OpenAISettings
@@ -149,7 +151,12 @@ class EndpointPool:
         self._tasks.append(asyncio.create_task(every(), context=contextvars.Context()))
 
     async def _probe_all(self) -> None:
-        await asyncio.gather(*(self._probe(e) for e in self._endpoints.values()))
+        endpoints = [
+            e
+            for e in self._endpoints.values()
+            if self._settings.dialect == "vllm" or e.breaker.state is not BreakerState.CLOSED
+        ]
+        await asyncio.gather(*(self._probe(e) for e in endpoints))
         self._fail_waiters_if_down()
 
     async def _probe(self, endpoint: Endpoint) -> None:
