@@ -78,7 +78,7 @@ def serve(ctx: click.Context) -> None:
     """
     from musekit.cli.session import guarded, load_settings_or_exit
 
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit(debug=ctx.obj["debug"])
     with guarded(debug=ctx.obj["debug"]):
         from musekit_server.serve import serve as run_server
 

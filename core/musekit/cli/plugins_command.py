@@ -11,7 +11,7 @@ from musekit.cli.session import guarded, load_settings_or_exit, print_json, stdo
 
 def show_plugins(*, as_json: bool, debug: bool) -> None:
     """Print each plugin with its version, status, commands and error, if any."""
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit(debug=debug)
     with guarded(debug=debug, as_json=as_json):
         host = load_host(settings)
         infos = sorted(host.plugins.values(), key=lambda info: info.name)
@@ -50,6 +50,6 @@ def show_plugins(*, as_json: bool, debug: bool) -> None:
 
 def show_schema(command: str, *, debug: bool) -> None:
     """Print one command's JSON Schema."""
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit(debug=debug)
     with guarded(debug=debug):
         print_json(load_host(settings).command(command).spec.json_schema())

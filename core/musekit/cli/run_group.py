@@ -23,7 +23,7 @@ class RunGroup(click.Group):
             from musekit.app import load_host
             from musekit.cli.session import guarded, load_settings_or_exit
 
-            settings = load_settings_or_exit()
+            settings = load_settings_or_exit(debug=_debug(ctx))
             with guarded(debug=_debug(ctx)):
                 host = ctx.meta[HOST_KEY] = load_host(settings)
         return host

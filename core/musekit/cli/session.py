@@ -66,11 +66,17 @@ def guarded(*, debug: bool, as_json: bool = False) -> Iterator[None]:
         )
 
 
-def load_settings_or_exit() -> Settings:
-    """Settings, or a clear error naming the bad setting and exit code 2."""
+def load_settings_or_exit(*, debug: bool = False) -> Settings:
+    """Settings, or a clear error naming the bad setting and exit code 2.
+
+    Also sets up logging: at the ``log_level`` setting, or DEBUG with ``--debug``.
+    """
     with guarded(debug=False):
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level="DEBUG" if debug else settings.log_level,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
         return settings
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -88,9 +94,7 @@ def execute(
 
     ``host`` is the plugin host already loaded to build the command line, if any.
     """
-    settings = load_settings_or_exit()
-    if debug:
-        logging.getLogger().setLevel(logging.DEBUG)
+    settings = load_settings_or_exit(debug=debug)
     with guarded(debug=debug, as_json=as_json):
         invocation = Invocation(command=command, params=params)
         result = asyncio.run(_run(settings, invocation, as_json, host))
