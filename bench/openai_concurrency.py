@@ -11,6 +11,12 @@ The engine's backpressure limit (``max_waiting``) is raised past the batch size:
 the fake server reports every request it holds as waiting, and what is measured
 here is the client's cost, not its queueing policy.
 
+Every batch starts with no idle connection on either side (a pause longer than
+the keep-alive expiry before each). httpcore 1.0.9 hands one idle connection to
+many requests that arrive in the same burst and retries all but one of them, at
+a high CPU cost; whichever side happened to hold idle connections when its burst
+began would pay for it, and the figures would measure that race, not musekit.
+
 Run: ``python bench/openai_concurrency.py`` (target: ratio >= 0.9).
 """
 
@@ -102,7 +108,9 @@ async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float]
         await musekit_batch(runner, concurrency)  # warm-up: connections, imports, schemas
         await raw_batch(client, url, concurrency)
         for _ in range(repeats):
+            await asyncio.sleep(settings.keepalive_expiry + 0.5)
             ours.append(await musekit_batch(runner, concurrency))
+            await asyncio.sleep(settings.keepalive_expiry + 0.5)
             raw.append(await raw_batch(client, url, concurrency))
     await engine.aclose()
     return ours, raw

@@ -48,16 +48,13 @@ class _Failed(Exception):
 
 
 class OpenAIEngine(Engine):
-    """An :class:`Engine` over the OpenAI chat-completions API, in vLLM's dialect or llama.cpp's.
-
-    ``client`` is for tests; by default the engine makes (and closes) its own.
-    """
+    """An :class:`Engine` over the OpenAI chat-completions API, in vLLM's dialect or llama.cpp's."""
 
     name = "openai"
 
-    def __init__(self, settings: OpenAISettings, *, client: httpx.AsyncClient | None = None):
+    def __init__(self, settings: OpenAISettings) -> None:
         self.settings = settings
-        self._client = client or httpx.AsyncClient(
+        self._client = httpx.AsyncClient(
             limits=httpx.Limits(
                 max_connections=settings.max_connections,
                 max_keepalive_connections=settings.max_idle_connections,
@@ -67,9 +64,18 @@ class OpenAIEngine(Engine):
             # a server that is still queueing the request.
             timeout=httpx.Timeout(settings.connect_timeout, read=None, pool=None),
         )
-        self._owns_client = client is None
-        self._pool = EndpointPool(settings, self._client)
-        self._catalog = Catalog(self._client, settings.model, settings.connect_timeout)
+        # Probes and /v1/models go on connections of their own: an idle connection kept
+        # fresh by a probe would be handed to every request of a burst at once by
+        # httpcore (1.0.9), each retried in turn, at a high CPU cost.
+        self._control = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=2 * len(settings.base_urls),
+                keepalive_expiry=settings.keepalive_expiry,
+            ),
+            timeout=httpx.Timeout(settings.connect_timeout),
+        )
+        self._pool = EndpointPool(settings, self._control)
+        self._catalog = Catalog(self._control, settings.model, settings.connect_timeout)
         self._headers = (
             {}
             if settings.api_key is None
@@ -90,8 +96,8 @@ class OpenAIEngine(Engine):
 
     async def aclose(self) -> None:
         await self._pool.aclose()
-        if self._owns_client:
-            await self._client.aclose()
+        await self._control.aclose()
+        await self._client.aclose()
 
     async def _one_by_one(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """``n`` samples from a server without ``n``: one call each, sample ``i`` with seed+i."""
