@@ -4,7 +4,8 @@ The server is the test kit's fake vLLM (in a process of its own, as vLLM runs):
 100 ms before the first token, then 50 streamed tokens per request. musekit's
 side is the real Runner running the built-in ``write`` command on an
 :class:`OpenAIEngine`; the baseline is a bare ``httpx`` loop sending the same
-streamed requests and reading their SSE chunks. Batches alternate; the ratio is
+streamed requests (the very bodies the engine sends for those commands, recorded
+in a warm-up batch) and reading their SSE chunks. Batches alternate; the ratio is
 the baseline's median batch time over musekit's (commands per second, relative).
 
 The engine's backpressure limit (``max_waiting``) is raised past the batch size:
@@ -27,11 +28,16 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import AsyncGenerator
+from typing import Any
 
 import httpx
 from httpx_sse import EventSource
 
+from musekit.engine.base import Engine
 from musekit.engine.openai.engine import OpenAIEngine
+from musekit.engine.openai.wire import chat_body
+from musekit.engine.types import ChatRequest, StreamEvent
 from musekit.invocation import Invocation
 from musekit.plugins import PluginHost, PluginSelection
 from musekit.runner import Runner
@@ -57,14 +63,20 @@ async def musekit_batch(runner: Runner, count: int) -> float:
     return elapsed
 
 
-async def raw_request(client: httpx.AsyncClient, url: str, index: int) -> str:
-    body = {
-        "model": "fake-model",
-        "messages": [{"role": "user", "content": f"a lighthouse at night #{index}"}],
-        "stream": True,
-        "stream_options": {"include_usage": True},
-        "max_completion_tokens": 512,
-    }
+class Recording(Engine):
+    """Passes requests through to an engine, keeping each one."""
+
+    def __init__(self, inner: Engine) -> None:
+        self.inner = inner
+        self.requests: list[ChatRequest] = []
+        self.name = inner.name
+
+    def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        self.requests.append(request)
+        return self.inner.stream(request)
+
+
+async def raw_request(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> str:
     parts = []
     async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
         async for event in EventSource(response).aiter_sse():
@@ -75,10 +87,10 @@ async def raw_request(client: httpx.AsyncClient, url: str, index: int) -> str:
     return "".join(parts)
 
 
-async def raw_batch(client: httpx.AsyncClient, url: str, count: int) -> float:
-    """Seconds for ``count`` bare streamed requests at once; checks every text."""
+async def raw_batch(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]]) -> float:
+    """Seconds for the bare streamed requests at once; checks every text."""
     started = time.perf_counter()
-    texts = await asyncio.gather(*(raw_request(client, url, i) for i in range(count)))
+    texts = await asyncio.gather(*(raw_request(client, url, body) for body in bodies))
     elapsed = time.perf_counter() - started
     if any(text != REPLY for text in texts):
         raise SystemExit("a raw request returned the wrong text")
@@ -96,6 +108,9 @@ def load_host() -> PluginHost:
 async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float], list[float]]:
     settings = OpenAISettings(base_urls=[url], max_waiting=concurrency * 4)
     engine = OpenAIEngine(settings)
+    recording = Recording(engine)
+    await musekit_batch(Runner(load_host(), recording), concurrency)  # warm-up, and the bodies
+    bodies = [chat_body(request, engine.model, "vllm") for request in recording.requests]
     runner = Runner(load_host(), engine)
     limits = httpx.Limits(  # the engine's own (default) limits
         max_connections=settings.max_connections,
@@ -105,13 +120,12 @@ async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float]
     timeout = httpx.Timeout(5.0, read=None)
     ours, raw = [], []
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-        await musekit_batch(runner, concurrency)  # warm-up: connections, imports, schemas
-        await raw_batch(client, url, concurrency)
+        await raw_batch(client, url, bodies)  # warm-up
         for _ in range(repeats):
             await asyncio.sleep(settings.keepalive_expiry + 0.5)
             ours.append(await musekit_batch(runner, concurrency))
             await asyncio.sleep(settings.keepalive_expiry + 0.5)
-            raw.append(await raw_batch(client, url, concurrency))
+            raw.append(await raw_batch(client, url, bodies))
     await engine.aclose()
     return ours, raw
 

@@ -43,12 +43,14 @@ class BudgetedEngine(Engine):
         n = min(request.n, self.limits.max_samples)
         if n < request.n:
             self._warn(f"asked for {request.n} samples; the limit is {n}")
-        affinity = request.affinity or self.affinity
-        if (max_tokens, n, affinity) == (request.sampling.max_tokens, request.n, request.affinity):
-            return request
-        return request.with_sampling(max_tokens=max_tokens).model_copy(
-            update={"n": n, "affinity": affinity}
-        )
+        changes: dict[str, object] = {}
+        if max_tokens < request.sampling.max_tokens:
+            changes["sampling"] = request.sampling.model_copy(update={"max_tokens": max_tokens})
+        if n < request.n:
+            changes["n"] = n
+        if request.affinity is None and self.affinity is not None:
+            changes["affinity"] = self.affinity
+        return request.model_copy(update=changes) if changes else request
 
     def _warn(self, warning: str) -> None:
         if warning not in self.warnings:
