@@ -17,8 +17,10 @@ import asyncio
 import statistics
 import time
 
+from _shared import write_host
+
 from musekit.invocation import Invocation
-from musekit.plugins import PluginHost, PluginSelection
+from musekit.plugins import PluginHost
 from musekit.runner import Runner
 from musekit.testing.fake_engine import FakeEngine
 
@@ -40,15 +42,6 @@ async def timed_batch(runner: Runner, count: int) -> float:
     return elapsed
 
 
-def load_host() -> PluginHost:
-    """A host with the installed built-in ``write`` plugin only."""
-    host = PluginHost(PluginSelection(enabled=frozenset({"write"})))
-    host.load_entry_points()
-    if "write" not in host.commands:
-        raise SystemExit("the built-in 'write' command is not installed (pip install -e .)")
-    return host
-
-
 async def measure(
     host: PluginHost, concurrency: int, latency: float, repeats: int
 ) -> tuple[float, float]:
@@ -68,7 +61,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="fake engine latency (s)")
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
-    host = load_host()
+    host = write_host()
     single, batch = asyncio.run(measure(host, args.concurrency, args.latency, args.repeats))
     _, cpu_batch = asyncio.run(measure(host, args.concurrency, 0.0, args.repeats))
     ratio = batch / single

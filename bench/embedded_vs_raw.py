@@ -29,11 +29,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from _shared import write_host
+
 from musekit.engine.embedded import EmbeddedEngine
 from musekit.engine.models import default_model_path
 from musekit.engine.types import ChatRequest, Delta, Usage
 from musekit.invocation import Invocation
-from musekit.plugins import PluginHost, PluginSelection
+from musekit.plugins import PluginHost
 from musekit.runner import Runner
 from musekit.testing.fake_engine import FakeEngine
 
@@ -72,14 +74,6 @@ class Clock:
 
     def stop(self, text: str, tokens: int) -> Run:
         return Run(text, tokens, self.first, time.perf_counter() - self.started)
-
-
-def load_host() -> PluginHost:
-    host = PluginHost(PluginSelection(enabled=frozenset({"write"})))
-    host.load_entry_points()
-    if "write" not in host.commands:
-        raise SystemExit("the built-in 'write' command is not installed (pip install -e .)")
-    return host
 
 
 async def write_request(host: PluginHost, params: dict[str, Any]) -> ChatRequest:
@@ -139,7 +133,7 @@ async def runner_run(runner: Runner, params: dict[str, Any]) -> Run:
 async def measure(args: argparse.Namespace) -> None:
     from llama_cpp import Llama
 
-    host = load_host()
+    host = write_host()
     params = {**PARAMS, "seed": args.seed}
     request = await write_request(host, params)
     engine = EmbeddedEngine(default_model_path(), context_length=args.ctx, threads=args.threads)

@@ -32,6 +32,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
+from _shared import write_host
 from httpx_sse import EventSource
 
 from musekit.engine.base import Engine
@@ -39,7 +40,6 @@ from musekit.engine.openai.engine import OpenAIEngine
 from musekit.engine.openai.wire import chat_body
 from musekit.engine.types import ChatRequest, StreamEvent
 from musekit.invocation import Invocation
-from musekit.plugins import PluginHost, PluginSelection
 from musekit.runner import Runner
 from musekit.settings import OpenAISettings
 from musekit.testing.fake_vllm import fake_vllm_process
@@ -97,21 +97,13 @@ async def raw_batch(client: httpx.AsyncClient, url: str, bodies: list[dict[str, 
     return elapsed
 
 
-def load_host() -> PluginHost:
-    host = PluginHost(PluginSelection(enabled=frozenset({"write"})))
-    host.load_entry_points()
-    if "write" not in host.commands:
-        raise SystemExit("the built-in 'write' command is not installed (pip install -e .)")
-    return host
-
-
 async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float], list[float]]:
     settings = OpenAISettings(base_urls=[url], max_waiting=concurrency * 4)
     engine = OpenAIEngine(settings)
     recording = Recording(engine)
-    await musekit_batch(Runner(load_host(), recording), concurrency)  # warm-up, and the bodies
+    await musekit_batch(Runner(write_host(), recording), concurrency)  # warm-up, and the bodies
     bodies = [chat_body(request, engine.model, "vllm") for request in recording.requests]
-    runner = Runner(load_host(), engine)
+    runner = Runner(write_host(), engine)
     limits = httpx.Limits(  # the engine's own (default) limits
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_idle_connections,

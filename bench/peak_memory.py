@@ -25,9 +25,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _shared import write_host
+
 from musekit.engine.models import default_model_path
 from musekit.invocation import Invocation
-from musekit.plugins import PluginHost, PluginSelection
 from musekit.runner import Runner
 from musekit.testing.fake_engine import FakeEngine
 
@@ -63,10 +64,8 @@ def peak_mb(command: list[str], cwd: str, env: dict[str, str]) -> float:
 
 def write_request_json() -> str:
     """The request the CLI run sends the engine, as JSON for the raw baseline."""
-    host = PluginHost(PluginSelection(enabled=frozenset({"write"})))
-    host.load_entry_points()
     recorder = FakeEngine()
-    asyncio.run(Runner(host, recorder).run(Invocation(command="write", params=PARAMS)))
+    asyncio.run(Runner(write_host(), recorder).run(Invocation(command="write", params=PARAMS)))
     return recorder.requests[0].model_dump_json()
 
 

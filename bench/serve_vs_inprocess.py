@@ -29,7 +29,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from embedded_vs_raw import PARAMS, Clock, Run, load_host, write_request
+from _shared import write_host
+from embedded_vs_raw import PARAMS, Clock, Run, write_request
 
 from musekit.engine.base import Engine
 from musekit.engine.embedded import EmbeddedEngine
@@ -81,7 +82,7 @@ def start_server(threads: int, ctx: int) -> tuple[subprocess.Popen[str], str]:
 
 async def measure(args: argparse.Namespace) -> None:
     params = {**PARAMS, "seed": args.seed}
-    request = await write_request(load_host(), params)
+    request = await write_request(write_host(), params)
     inprocess = EmbeddedEngine(default_model_path(), context_length=args.ctx, threads=args.threads)
     await inprocess.load()
     server, url = start_server(inprocess.threads, args.ctx)
