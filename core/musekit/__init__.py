@@ -25,6 +25,7 @@ _EXPORTS = {
     "ResultField": "musekit.result",
     "Attachment": "musekit.result",
     "Metrics": "musekit.result",
+    "Variation": "musekit.result",
     "Invocation": "musekit.invocation",
     "Invoker": "musekit.invocation",
     "Runner": "musekit.runner",
@@ -138,6 +139,9 @@ if TYPE_CHECKING:
     )
     from musekit.result import (
         Section as Section,
+    )
+    from musekit.result import (
+        Variation as Variation,
     )
     from musekit.runner import (
         Runner as Runner,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -55,8 +55,26 @@ class Metrics(BaseModel):
     model: str = ""
 
 
+class Variation(BaseModel):
+    """Another take on the same request, ranked below the result's own: for "variations"
+    and "regenerate" in a front end, without running the command again."""
+
+    sections: list[Section]
+    fields: list[ResultField] = Field(default_factory=list)
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """All section bodies, separated by blank lines."""
+        return _joined(self.sections)
+
+
 class Result(BaseModel):
-    """A platform-neutral result: title, sections, fields, attachments, metrics, warnings."""
+    """A platform-neutral result: title, sections, fields, attachments, metrics, warnings.
+
+    ``data`` holds structured details for programs (a form report, say) that front ends
+    need not show; ``variations`` holds the other takes, best first.
+    """
 
     title: str
     sections: list[Section] = Field(default_factory=list)
@@ -64,10 +82,16 @@ class Result(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     metrics: Metrics = Field(default_factory=Metrics)
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+    variations: list[Variation] = Field(default_factory=list)
     command: str = ""
     invocation_id: str = ""
 
     @property
     def text(self) -> str:
         """All section bodies, separated by blank lines: the result as plain text."""
-        return "\n\n".join(section.body for section in self.sections)
+        return _joined(self.sections)
+
+
+def _joined(sections: list[Section]) -> str:
+    return "\n\n".join(section.body for section in sections)
