@@ -1,0 +1,277 @@
+"""``check(text, form)``: a poem measured against a form, line by line, with a score."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from string import ascii_uppercase
+
+from musekit.craft.forms import Form, Range, get_form
+from musekit.craft.meter import beats, iambic_fit
+from musekit.craft.phonetics import line_syllables, stresses, words
+from musekit.craft.report import FormReport, LineReport
+from musekit.craft.rhymes import RHYME_THRESHOLD, rhyme_letters, rhyme_strength, split_stanzas
+
+METER_TOLERANCE = 3
+"""Stresses off the iambic pattern (after a free inverted first foot) before a line is flagged."""
+REFRAIN_SIMILARITY = 0.8
+"""How close (word sequence ratio) a refrain must be to the line it repeats."""
+_WEIGHTS = {"lines": 1.0, "stanzas": 0.5, "syllables": 2.0, "rhyme": 2.0, "meter": 1.0}
+_WEIGHTS |= {"beats": 1.0, "refrains": 2.0}
+
+
+@dataclass
+class _Tally:
+    """Scores per component and problems, overall and per line, gathered while checking."""
+
+    lines: int
+    scores: dict[str, list[float]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    line_problems: dict[int, list[str]] = field(default_factory=dict)
+
+    def add(self, component: str, score: float, problem: str | None = None, line: int = 0) -> None:
+        self.scores.setdefault(component, []).append(score)
+        if problem is not None:
+            self.problems.append(problem)
+            if line:
+                self.line_problems.setdefault(line, []).append(problem)
+
+    def score(self) -> float:
+        total = sum(_WEIGHTS[c] * sum(s) / len(s) for c, s in self.scores.items())
+        weight = sum(_WEIGHTS[c] for c in self.scores)
+        return round(total / weight, 3) if weight else 1.0
+
+
+def check(
+    text: str,
+    form: str | Form,
+    *,
+    lines: int | None = None,
+    stanzas: int | None = None,
+    rhymed: bool | None = None,
+) -> FormReport:
+    """Check ``text`` against ``form`` ("haiku", "shakespearean-sonnet", a :class:`Form`...).
+
+    ``lines`` and ``stanzas`` ask for counts (free verse, couplets); ``rhymed``
+    asks for rhyme (True), none (False) or the form's default (None). Raises
+    ``ValueError`` for an unknown form or options the form cannot take; an empty
+    poem is a failed report, not an error.
+    """
+    spec = get_form(form)
+    expected_lines = _expected_lines(spec, lines)
+    if stanzas is not None and stanzas < 1:
+        raise ValueError("stanzas must be at least 1")
+    blocks = split_stanzas(text.splitlines())
+    poem = [line for block in blocks for line in block]
+    if not poem:
+        return FormReport(
+            form=spec.name,
+            passed=False,
+            score=0.0,
+            lines=[],
+            rhyme_scheme="",
+            problems=["the poem is empty"],
+        )
+    tally = _Tally(len(poem))
+    _check_counts(tally, spec, blocks, expected_lines, stanzas)
+    letters = rhyme_letters(poem)
+    counts = _check_syllables(tally, spec, poem)
+    fits = _check_meter(tally, spec, poem, counts)
+    _check_rhyme(tally, spec, poem, letters, rhymed)
+    _check_refrains(tally, spec, poem)
+    partnered = {letter for letter in letters if letters.count(letter) > 1}
+    reports = [
+        LineReport(
+            text=line,
+            syllables=counts[i],
+            possible_syllables=sorted(line_syllables(line).possible),
+            uncertain=line_syllables(line).uncertain,
+            stress=fits[i],
+            rhyme=letters[i] if letters[i] in partnered else "",
+            problems=tally.line_problems.get(i + 1, []),
+        )
+        for i, line in enumerate(poem)
+    ]
+    flat = iter(letters)
+    scheme = " ".join("".join(next(flat) for _ in block) for block in blocks)
+    return FormReport(
+        form=spec.name,
+        passed=not tally.problems,
+        score=tally.score(),
+        lines=reports,
+        rhyme_scheme=scheme,
+        problems=tally.problems,
+    )
+
+
+def _expected_lines(spec: Form, lines: int | None) -> int | None:
+    if lines is None:
+        return spec.lines
+    if lines < 1:
+        raise ValueError("lines must be at least 1")
+    if spec.lines is not None and lines != spec.lines:
+        raise ValueError(f"a {spec.name} has {spec.lines} lines, not {lines}")
+    if spec.repeat_rhyme and lines % len(_letters_of(spec.rhyme[0])):
+        raise ValueError(f"{spec.name} need a multiple of {len(_letters_of(spec.rhyme[0]))} lines")
+    return lines
+
+
+def _check_counts(
+    tally: _Tally,
+    spec: Form,
+    blocks: list[list[str]],
+    expected_lines: int | None,
+    expected_stanzas: int | None,
+) -> None:
+    found = tally.lines
+    if expected_lines is not None:
+        off = abs(found - expected_lines)
+        problem = f"the poem has {found} lines, expected {expected_lines}" if off else None
+        tally.add("lines", max(0.0, 1 - off / expected_lines), problem)
+    if expected_stanzas is not None:
+        off = abs(len(blocks) - expected_stanzas)
+        problem = (
+            f"the poem has {len(blocks)} stanzas, expected {expected_stanzas}" if off else None
+        )
+        tally.add("stanzas", max(0.0, 1 - off / expected_stanzas), problem)
+    layout = tuple(len(block) for block in blocks)
+    if spec.stanzas and len(blocks) > 1 and layout not in spec.stanzas:
+        wanted = " or ".join(", ".join(map(str, option)) for option in spec.stanzas)
+        shown = ", ".join(map(str, layout))
+        tally.add("stanzas", 0.0, f"the stanzas have {shown} lines, expected {wanted}")
+
+
+def _closest(possible: frozenset[int], target: Range | None, usual: int) -> int:
+    if target is None:
+        return usual
+    low, high = target
+    return min(possible, key=lambda n: (max(low - n, n - high, 0), n != usual, n))
+
+
+def _describe(target: Range) -> str:
+    low, high = target
+    if low == high:
+        return str(low)
+    return f"{low} or {high}" if high == low + 1 else f"{low} to {high}"
+
+
+def _check_syllables(tally: _Tally, spec: Form, poem: list[str]) -> list[int]:
+    counts: list[int] = []
+    for i, line in enumerate(poem):
+        found = line_syllables(line)
+        readings = stresses(line)
+        usual = len(readings[0]) if readings else 0
+        target = spec.syllables[i] if spec.syllables and i < len(spec.syllables) else None
+        count = _closest(found.possible, target, usual)
+        counts.append(count)
+        if target is None:
+            continue
+        off = max(target[0] - count, count - target[1], 0)
+        about = "about " if found.uncertain else ""
+        problem = (
+            f"line {i + 1} has {about}{count} syllables, expected {_describe(target)}"
+            if off
+            else None
+        )
+        tally.add("syllables", max(0.0, 1 - off / target[1]), problem, i + 1)
+    return counts
+
+
+def _check_meter(tally: _Tally, spec: Form, poem: list[str], counts: list[int]) -> list[str]:
+    readings: list[str] = []
+    for i, line in enumerate(poem):
+        if spec.iambic:
+            fit = iambic_fit(line, counts[i])
+            readings.append(fit.stress)
+            problem = None
+            if fit.mismatches >= METER_TOLERANCE:
+                problem = (
+                    f"line {i + 1} is not iambic: its stresses fall {fit.stress}, "
+                    f"expected {'01' * (len(fit.stress) // 2)}{'0' * (len(fit.stress) % 2)}"
+                )
+            tally.add("meter", fit.score, problem, i + 1)
+        else:
+            readings.append(next((s for s in stresses(line) if len(s) == counts[i]), ""))
+        if spec.beats and i < len(spec.beats):
+            (low, high), (want_low, want_high) = beats(line), spec.beats[i]
+            if high < want_low or low > want_high + 1:
+                found = high if high < want_low else low
+                problem = f"line {i + 1} has {found} beats, expected {_describe(spec.beats[i])}"
+                tally.add("beats", 0.0, problem, i + 1)
+            else:
+                tally.add("beats", 1.0)
+    return readings
+
+
+def _letters_of(scheme: str) -> str:
+    return scheme.replace(" ", "")
+
+
+def _expand(spec: Form, scheme: str, count: int) -> str:
+    letters = _letters_of(scheme)
+    if not spec.repeat_rhyme:
+        return letters
+    unit, size = len(set(letters)), len(letters)
+    return "".join(
+        ascii_uppercase[(ord(letter) - 65 + unit * (i // size)) % 26]
+        for i, letter in enumerate(letters * (count // size + 1))
+    )[:count]
+
+
+def _scheme_pairs(expected: str, poem: list[str]) -> list[tuple[int, int, float]]:
+    """(earlier line, line, strength) for each line that must rhyme with an earlier one."""
+    pairs = []
+    for j in range(min(len(expected), len(poem))):
+        earlier = [i for i in range(j) if expected[i] == expected[j]]
+        if earlier:
+            best = max(earlier, key=lambda i: (rhyme_strength(poem[i], poem[j]), i))
+            pairs.append((best, j, rhyme_strength(poem[best], poem[j])))
+    return pairs
+
+
+def _check_rhyme(
+    tally: _Tally, spec: Form, poem: list[str], letters: list[str], rhymed: bool | None
+) -> None:
+    if rhymed is False:
+        partnered = sum(letters.count(letter) > 1 for letter in letters)
+        if len(poem) > 1 and partnered * 2 >= len(poem):
+            tally.add("rhyme", 0.5, "the poem rhymes, but unrhymed verse was asked")
+        return
+    if spec.rhyme:
+        options = [_scheme_pairs(_expand(spec, s, len(poem)), poem) for s in spec.rhyme]
+        pairs = max(options, key=lambda p: sum(min(s / RHYME_THRESHOLD, 1) for *_, s in p))
+        for i, j, strength in pairs:
+            problem = None
+            if strength < RHYME_THRESHOLD:
+                problem = (
+                    f"line {j + 1} ('{_end(poem[j])}') should rhyme with "
+                    f"line {i + 1} ('{_end(poem[i])}')"
+                )
+            tally.add("rhyme", strength, problem, j + 1)
+    elif rhymed:
+        for j, letter in enumerate(letters):
+            alone = letters.count(letter) == 1
+            problem = f"line {j + 1} ('{_end(poem[j])}') rhymes with no other line"
+            tally.add("rhyme", 0.0 if alone else 1.0, problem if alone else None, j + 1)
+
+
+def _end(line: str) -> str:
+    found = words(line)
+    return found[-1] if found else ""
+
+
+def _refrain_similarity(a: str, b: str) -> float:
+    return SequenceMatcher(None, words(a), words(b)).ratio()
+
+
+def _check_refrains(tally: _Tally, spec: Form, poem: Sequence[str]) -> None:
+    for source, repeats in spec.refrains:
+        for line in repeats:
+            if line > len(poem) or source > len(poem):
+                continue
+            similarity = _refrain_similarity(poem[source - 1], poem[line - 1])
+            problem = None
+            if similarity < REFRAIN_SIMILARITY:
+                problem = f"line {line} should repeat line {source}: '{poem[source - 1]}'"
+            tally.add("refrains", similarity, problem, line)

@@ -1,0 +1,189 @@
+"""Rhyme keys, rhyme strength (perfect, slant, eye) and rhyme-scheme detection."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from string import ascii_uppercase
+
+from musekit.craft.phonetics import lookup, words
+
+RHYME_THRESHOLD = 0.5
+"""Lines whose end words score at least this much are taken to rhyme."""
+
+_CLASSES = (
+    frozenset(["P", "T", "K"]),
+    frozenset(["B", "D", "G"]),
+    frozenset(["F", "TH", "S", "SH", "HH"]),
+    frozenset(["V", "DH", "Z", "ZH"]),
+    frozenset(["CH", "JH"]),
+    frozenset(["M", "N", "NG"]),
+    frozenset(["L", "R"]),
+    frozenset(["W", "Y"]),
+)
+_MANNER = {"P": "stop", "T": "stop", "K": "stop", "B": "stop", "D": "stop", "G": "stop"}
+_MANNER |= dict.fromkeys(["F", "TH", "S", "SH", "HH", "V", "DH", "Z", "ZH"], "fricative")
+_EYE_ENDING = re.compile(r"[aeiouy]+[^aeiouy]*e?$")
+
+
+def _phones(pronunciation: str) -> list[str]:
+    return pronunciation.split()
+
+
+def _tail(phones: list[str]) -> list[str]:
+    """Phones from the last stressed vowel (or the last vowel) to the end, stress digits kept."""
+    vowels = [i for i, p in enumerate(phones) if p[-1].isdigit()]
+    if not vowels:
+        return []
+    stressed = [i for i in vowels if phones[i][-1] != "0"]
+    return phones[(stressed or vowels)[-1] :]
+
+
+def _plain(phones: Sequence[str]) -> tuple[str, ...]:
+    return tuple(p.rstrip("012") for p in phones)
+
+
+def _last_word(text: str) -> str | None:
+    found = words(text)
+    return found[-1] if found else None
+
+
+def rhyme_key(word: str) -> str | None:
+    """The sounds that must match for a perfect rhyme: phones from the last stressed vowel.
+
+    ``rhyme_key("away") == "EY"``, ``rhyme_key("nation") == "EY SH AH N"``. Given a
+    line, its last word is used. ``None`` for a word the dictionary lacks.
+    """
+    last = _last_word(word)
+    if last is None:
+        return None
+    pronunciations = lookup(last)
+    if not pronunciations:
+        return None
+    return " ".join(_plain(_tail(_phones(pronunciations[0])))) or None
+
+
+def _phone_similarity(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    if a[-1].isdigit() or b[-1].isdigit():
+        return 0.0
+    if any(a in c and b in c for c in _CLASSES):
+        return 0.7
+    if _MANNER.get(a) is not None and _MANNER.get(a) == _MANNER.get(b):
+        return 0.6
+    return 0.2
+
+
+def _after_vowel_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """How alike the sounds after the stressed vowel are, compared from the end."""
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.3
+    pairs = zip(reversed(a), reversed(b), strict=False)
+    return sum(_phone_similarity(x, y) for x, y in pairs) / max(len(a), len(b))
+
+
+def _sound_strength(a: str, b: str) -> float:
+    tail_a, tail_b = _plain(_tail(_phones(a))), _plain(_tail(_phones(b)))
+    if not tail_a or not tail_b:
+        return 0.0
+    if tail_a == tail_b:
+        return 1.0
+    after = _after_vowel_similarity(tail_a[1:], tail_b[1:])
+    if tail_a[0] == tail_b[0]:
+        return 0.4 + 0.4 * after  # assonance, with partial credit for the consonants
+    last_a, last_b = _plain(_last_syllable(_phones(a))), _plain(_last_syllable(_phones(b)))
+    if last_a == last_b:
+        return 0.6  # unstressed end rhyme: "memory" / "see"
+    if tail_a[1:] and tail_a[1:] == tail_b[1:]:
+        return 0.4  # consonance: "love" / "move"
+    return 0.0
+
+
+def _last_syllable(phones: list[str]) -> list[str]:
+    vowels = [i for i, p in enumerate(phones) if p[-1].isdigit()]
+    return phones[vowels[-1] :] if vowels else []
+
+
+@lru_cache(maxsize=65536)
+def _word_strength(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    best = max(
+        (_sound_strength(x, y) for x in lookup(a) for y in lookup(b)),
+        default=0.0,
+    )
+    if best < 1.0:
+        ending_a, ending_b = _EYE_ENDING.search(a), _EYE_ENDING.search(b)
+        if ending_a and ending_b and ending_a[0] == ending_b[0] and len(ending_a[0]) >= 2:
+            best = max(best, 0.5)  # eye rhyme, or our best guess for unknown words
+    return best
+
+
+def rhyme_strength(a: str, b: str) -> float:
+    """How well two words (or the last words of two lines) rhyme.
+
+    1.0 is a perfect rhyme (same sounds from the last stressed vowel, or the
+    same word); about 0.5-0.8 a slant rhyme (same vowel with similar consonants,
+    an unstressed end rhyme, an eye rhyme such as "love" / "remove"); 0 none.
+    Every pronunciation of both words is tried.
+    """
+    last_a, last_b = _last_word(a), _last_word(b)
+    if last_a is None or last_b is None:
+        return 0.0
+    return _word_strength(*sorted((last_a, last_b)))
+
+
+def rhyme_letters(lines: Sequence[str]) -> list[str]:
+    """A rhyme letter per line ("" for a line without words); lines that rhyme share one."""
+    letters: list[str] = []
+    groups: list[list[str]] = []
+    for line in lines:
+        last = _last_word(line)
+        if last is None:
+            letters.append("")
+            continue
+        scores = [max(rhyme_strength(last, member) for member in group) for group in groups]
+        best = max(range(len(groups)), key=scores.__getitem__, default=None)
+        if best is not None and scores[best] >= RHYME_THRESHOLD:
+            groups[best].append(last)
+        else:
+            best = len(groups)
+            groups.append([last])
+        letters.append(_letter(best))
+    return letters
+
+
+def _letter(index: int) -> str:
+    letters = ascii_uppercase
+    return (
+        letters[index] if index < len(letters) else letters[index // 26 - 1] + letters[index % 26]
+    )
+
+
+def rhyme_scheme(lines: Sequence[str]) -> str:
+    """The rhyme scheme of a poem, like ``"ABAB CDCD EFEF GG"``.
+
+    ``lines`` is a poem's text or its lines; a blank line separates stanzas,
+    shown as a space. Lines rhyme when :func:`rhyme_strength` is at least
+    :data:`RHYME_THRESHOLD`.
+    """
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    stanzas = split_stanzas(lines)
+    letters = iter(rhyme_letters([line for stanza in stanzas for line in stanza]))
+    return " ".join("".join(next(letters) for _ in stanza) for stanza in stanzas)
+
+
+def split_stanzas(lines: Sequence[str]) -> list[list[str]]:
+    """Non-blank lines grouped into stanzas at blank lines."""
+    stanzas: list[list[str]] = [[]]
+    for line in lines:
+        if line.strip():
+            stanzas[-1].append(line.strip())
+        elif stanzas[-1]:
+            stanzas.append([])
+    return [stanza for stanza in stanzas if stanza]
