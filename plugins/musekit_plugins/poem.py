@@ -1,0 +1,348 @@
+"""``poem``: a poem in a chosen form, drafted several at a time, checked, repaired and ranked.
+
+The pipeline is :func:`musekit.refine.refine` with :func:`musekit.craft.check` as the
+check: ``candidates`` drafts in one request, the most promising failures sent back
+with the checker's problems quoted, the best by form score then variety returned
+with its form report; the other drafts become the result's variations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from musekit import (
+    ChatRequest,
+    CommandSpec,
+    Context,
+    Example,
+    Limits,
+    Message,
+    Params,
+    Result,
+    ResultField,
+    Sampling,
+    Section,
+    Variation,
+    hookimpl,
+)
+from musekit.craft import FormReport, check, get_form
+from musekit.hookspecs import RegisterCommand, RegisterSettings
+from musekit.refine import Candidate, Refined, feedback, refine, variety
+from musekit_plugins.poem_forms import FORM_PROMPTS, FormName
+
+MUSEKIT_API = (1,)
+
+#: Forms without a fixed line count: only these take ``lines``.
+OPEN_FORMS: tuple[FormName, ...] = ("free-verse", "couplets")
+
+#: Tokens allowed per line of a draft (SmolLM2 spends about 10 on a line of verse), and
+#: for the rest (stanza breaks, a last word).
+TOKENS_PER_LINE = 16
+TOKENS_SPARE = 24
+
+#: Problems quoted in one repair prompt, at most.
+MAX_QUOTED = 5
+
+LIMITS = Limits(max_output_tokens=512, max_samples=8, max_seconds=120)
+
+#: Repairs stop this far into the command's time limit, so the best draft is returned
+#: in time rather than lost to a timeout.
+TIME_SHARE = 0.75
+
+
+class PoemParams(Params):
+    topic: str = Field(min_length=1, max_length=500, description="What the poem is about.")
+    form: FormName = Field("free-verse", description="The form the poem must follow.")
+    tone: str | None = Field(
+        None, min_length=1, max_length=40, description="A tone or style, e.g. 'wistful'."
+    )
+    rhymed: bool | None = Field(None, description="Free verse only: rhymed or not.")
+    lines: int | None = Field(
+        None, ge=1, le=30, description="Free verse and couplets only: how many lines."
+    )
+    title: str | None = Field(
+        None, min_length=1, max_length=80, description="A title for the poem."
+    )
+    seed: int | None = Field(None, ge=0, description="Fix the randomness to repeat a result.")
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_for_open_forms(cls, value: int | None, info: ValidationInfo) -> int | None:
+        form = info.data.get("form")
+        if value is not None and form is not None and form not in OPEN_FORMS:
+            raise PydanticCustomError(
+                "fixed_form",
+                "only free verse and couplets take a line count; a {form} has {count} lines",
+                {"form": form, "count": FORM_PROMPTS[form].lines},
+            )
+        if value is not None and form == "couplets" and value % 2:
+            raise PydanticCustomError("odd_couplets", "couplets need an even number of lines")
+        return value
+
+    @field_validator("rhymed")
+    @classmethod
+    def _rhyme_for_free_verse(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        form = info.data.get("form")
+        if value is not None and form is not None and form != "free-verse":
+            raise PydanticCustomError(
+                "fixed_form",
+                "only free verse takes it; a {form}'s rhymes are set by its form",
+                {"form": form},
+            )
+        return value
+
+
+class PoemSettings(BaseModel):
+    """Sampling and the size of the draft-check-repair loop."""
+
+    temperature: float = Field(0.9, ge=0.0, le=2.0, description="Sampling temperature.")
+    min_p: float = Field(
+        0.08, ge=0.0, le=1.0, description="Drop tokens below this share of the top one."
+    )
+    candidates: int = Field(
+        4, ge=1, le=LIMITS.max_samples, description="Drafts asked for in one request."
+    )
+    repair_rounds: int = Field(2, ge=0, le=4, description="Rounds of repairs at most.")
+    repairs_per_round: int = Field(2, ge=1, le=4, description="Drafts repaired in each round.")
+
+
+SPEC = CommandSpec(
+    name="poem",
+    description="Write a poem in a form (haiku, limerick, sonnet...), checked and repaired.",
+    params=PoemParams,
+    text_param="topic",
+    examples=(
+        Example(params={"topic": "autumn rain on a tin roof", "form": "haiku"}),
+        Example(params={"topic": "a cat who steals socks", "form": "limerick"}),
+        Example(
+            params={"topic": "the first morning of spring", "form": "free-verse", "lines": 8},
+            description="Free verse with a set number of lines.",
+        ),
+        Example(params={"topic": "a lighthouse keeper", "form": "shakespearean-sonnet"}),
+    ),
+    limits=LIMITS,
+)
+
+
+def system_prompt(form: FormName) -> str:
+    """The fixed system prompt for drafting ``form``."""
+    return (
+        f"You are a poet. Write {FORM_PROMPTS[form].rules}. "
+        "Write only the poem, with no title and no notes."
+    )
+
+
+def repair_system_prompt(form: FormName) -> str:
+    """The fixed system prompt for repairing a draft of ``form``."""
+    return (
+        f"You are a poet revising {FORM_PROMPTS[form].rules}. Rewrite the draft so that "
+        "every problem listed is fixed, keeping its subject and images. "
+        "Write only the revised poem, with no title and no notes."
+    )
+
+
+def user_message(params: PoemParams) -> str:
+    """The variable part of a prompt: the user's request, always in the last message."""
+    parts = [f"Topic: {params.topic}"]
+    if params.tone:
+        parts.append(f"Tone: {params.tone}")
+    if params.title:
+        parts.append(f"Title: {params.title}")
+    if params.lines:
+        parts.append(f"Lines: {params.lines}")
+    if params.rhymed is not None:
+        parts.append(f"Rhyme: {'rhymed' if params.rhymed else 'unrhymed'}")
+    return "\n".join(parts)
+
+
+def draft_messages(params: PoemParams) -> tuple[Message, ...]:
+    """System prompt and worked example (fixed per form), then the user's request."""
+    example = FORM_PROMPTS[params.form]
+    return (
+        Message(role="system", content=system_prompt(params.form)),
+        Message(role="user", content=f"Topic: {example.topic}"),
+        Message(role="assistant", content=example.poem),
+        Message(role="user", content=user_message(params)),
+    )
+
+
+def repair_messages(params: PoemParams, draft: str, report: FormReport) -> list[Message]:
+    """A fixed repair prefix (with a worked repair), then the draft and its problems."""
+    example = FORM_PROMPTS[params.form]
+    broken, problems = _example_repair(params.form)
+    return [
+        Message(role="system", content=repair_system_prompt(params.form)),
+        Message(role="user", content=_repair_request(f"Topic: {example.topic}", broken, problems)),
+        Message(role="assistant", content=example.poem),
+        Message(role="user", content=_repair_request(user_message(params), draft, report.problems)),
+    ]
+
+
+def _repair_request(request: str, draft: str, problems: Sequence[str]) -> str:
+    # A few problems at a time: a small model loses track of a long list.
+    return f"{request}\n\nDraft:\n{draft}\n\nProblems:\n{feedback(problems[:MAX_QUOTED])}"
+
+
+@cache
+def _example_repair(form: FormName) -> tuple[str, tuple[str, ...]]:
+    """The worked example with its last line missing, and what the checker says about it."""
+    example = FORM_PROMPTS[form]
+    lines = example.poem.splitlines()
+    broken = "\n".join(lines[:-1]).rstrip()
+    count = len([line for line in lines if line.strip()])
+    report = check(broken, form, lines=count if form in OPEN_FORMS else None)
+    return broken, tuple(report.problems)
+
+
+def max_tokens(params: PoemParams) -> int:
+    """Tokens allowed for one draft: enough for the form's lines, and a little spare."""
+    lines = params.lines or FORM_PROMPTS[params.form].lines
+    return min(lines * TOKENS_PER_LINE + TOKENS_SPARE, LIMITS.max_output_tokens)
+
+
+_PREAMBLE = re.compile(
+    r"^(here('s| is| are)|sure|certainly|of course|okay)\b"
+    r"|\b(poem|haiku|tanka|limerick|sonnet|villanelle|couplets?|verse)\b[^.!?]*:$",
+    re.IGNORECASE,
+)
+_TITLE = re.compile(r"^(#+ .*|\*\*[^*]+\*\*|title:.*)$", re.IGNORECASE)
+_AFTERWORD = re.compile(
+    r"^(this (poem|haiku|tanka|limerick|sonnet|villanelle|verse)|i hope|note:|explanation)",
+    re.IGNORECASE,
+)
+_EMPHASIS = re.compile(r"^(\*\*|\*|__|_)(.+)\1$")
+_QUOTES = {'"': '"', "“": "”", "'": "'"}
+
+
+def clean_poem(text: str) -> str:
+    """The poem alone: no preamble ("Here is a haiku:"), title, afterword, fences,
+    markdown emphasis or wrapping quotes; single blank lines between stanzas."""
+    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
+    lines = [line for line in lines if not line.startswith("```")]
+    while lines and (not lines[0] or _PREAMBLE.search(lines[0]) or _TITLE.match(lines[0])):
+        lines.pop(0)
+    for index in range(1, len(lines)):
+        if not lines[index - 1] and _AFTERWORD.match(lines[index]):
+            del lines[index:]
+            break
+    lines = [_EMPHASIS.sub(r"\2", line.removeprefix("> ")) for line in lines]
+    lines = _unquoted(lines)
+    poem = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return poem.strip()
+
+
+def _unquoted(lines: list[str]) -> list[str]:
+    """Lines without quotes wrapping every line, or else the whole poem."""
+    filled = [index for index, line in enumerate(lines) if line]
+    if not filled:
+        return lines
+    first, last = lines[filled[0]], lines[filled[-1]]
+    close = _QUOTES.get(first[:1])
+    if close is None or not last.endswith(close) or (len(filled) == 1 and len(first) < 2):
+        return lines
+    if all(lines[i][:1] == first[0] and lines[i].endswith(close) for i in filled):
+        return [line[1:-1] if line else line for line in lines]
+    unquoted = list(lines)
+    unquoted[filled[0]] = unquoted[filled[0]][1:]
+    unquoted[filled[-1]] = unquoted[filled[-1]][:-1]
+    return unquoted
+
+
+async def run_poem(ctx: Context, params: PoemParams) -> Result:
+    settings = ctx.settings if isinstance(ctx.settings, PoemSettings) else PoemSettings()
+    request = ChatRequest(
+        messages=draft_messages(params),
+        # min_p trims the unlikely tail relative to the top token, so a high temperature
+        # still gives varied drafts without nonsense words; top_p is left open. A light
+        # repetition penalty keeps a small model out of loops, except in forms with
+        # refrains (the villanelle), whose lines must repeat.
+        sampling=Sampling(
+            temperature=settings.temperature,
+            top_p=1.0,
+            min_p=settings.min_p,
+            repetition_penalty=1.0 if get_form(params.form).refrains else 1.1,
+            max_tokens=max_tokens(params),
+            seed=params.seed,
+        ),
+    )
+    per_sample = request.sampling.max_tokens
+    refined = await refine(
+        ctx,
+        request,
+        lambda text: check(text, params.form, lines=params.lines, rhymed=params.rhymed),
+        lambda draft, report: repair_messages(params, draft, report),
+        candidates=settings.candidates,
+        repair_rounds=settings.repair_rounds,
+        repairs_per_round=settings.repairs_per_round,
+        # Repairs may spend as many tokens as the drafts were allowed.
+        token_budget=2 * settings.candidates * per_sample,
+        time_budget=ctx.spec.limits.max_seconds * TIME_SHARE,
+        clean=clean_poem,
+        quality=lambda text: variety(text, repeated_lines_ok=bool(get_form(params.form).refrains)),
+    )
+    return poem_result(params, refined)
+
+
+def poem_result(params: PoemParams, refined: Refined[FormReport]) -> Result:
+    """The best poem with its form report; the other drafts as variations."""
+    best = refined.best
+    title = params.title or (params.topic if len(params.topic) <= 60 else params.topic[:59] + "…")
+    rounds = refined.repair_rounds
+    drafts = ResultField(
+        name="drafts",
+        value=f"{len(refined.ranked)} checked, {rounds} repair round{'s' if rounds != 1 else ''}",
+    )
+    return Result(
+        title=title,
+        sections=[Section(body=best.text, style="verse")],
+        fields=[_form_field(best), drafts],
+        warnings=_warnings(params, refined),
+        data={"form_report": best.report.to_json(), "repair_round": best.round},
+        variations=[
+            Variation(
+                sections=[Section(body=other.text, style="verse")],
+                fields=[_form_field(other)],
+                data={"form_report": other.report.to_json(), "repair_round": other.round},
+            )
+            for other in refined.alternatives
+        ],
+    )
+
+
+def _form_field(candidate: Candidate[FormReport]) -> ResultField:
+    return ResultField(name="form", value=candidate.report.summary())
+
+
+def _warnings(params: PoemParams, refined: Refined[FormReport]) -> list[str]:
+    best = refined.best
+    warnings = []
+    if not best.text:
+        warnings.append("The model returned no poem; try again or rephrase the topic.")
+    elif not best.report.passed:
+        problems = "; ".join(best.report.problems[:3])
+        more = len(best.report.problems) - 3
+        tail = f" (and {more} more)" if more > 0 else ""
+        warnings.append(
+            f"No draft fully follows the {params.form} form, so the closest is shown: "
+            f"{problems}{tail}."
+        )
+    if refined.stopped and not best.report.passed:
+        warnings.append(refined.stopped)
+    if best.truncated:
+        warnings.append("The poem reached the length limit and may be cut short.")
+    return warnings
+
+
+@hookimpl
+def register_commands(register: RegisterCommand) -> None:
+    register(SPEC, run_poem)
+
+
+@hookimpl
+def register_settings(register: RegisterSettings) -> None:
+    register(PoemSettings)

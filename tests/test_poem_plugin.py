@@ -1,0 +1,283 @@
+"""The built-in ``poem`` command: drafts, checks, repairs and ranks poems in a form.
+
+The pipeline runs on the fake engine, scripted with drafts whose form report is
+known (real ``musekit.craft.check``), through the real host and runner; the CLI
+runs through click; one test runs the installed console script on the real model.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from collections.abc import Callable
+
+import pytest
+from conftest import Invoke, Script
+
+from musekit import ChatRequest
+from musekit.craft import FORMS, check
+from musekit.errors import EngineUnavailable, InvalidParameters
+from musekit.testing import FakeEngine, assert_conforms, make_kit
+from musekit_plugins import poem
+from musekit_plugins.poem import clean_poem, repair_system_prompt, system_prompt
+from musekit_plugins.poem_forms import FORM_PROMPTS, FormName
+
+HAIKU = "Cold rain on the roof\nthe old dog sleeps by the stove\nwe listen and wait"
+ONE_OFF = "Cold rain on the tin roof\nthe old dog sleeps by the stove\nwe listen and wait"
+TWO_LINES = "Cold rain on the roof\nthe old dog sleeps"
+RAIN = "Rain\nrain\nrain rain rain rain"
+SHORT = "Rain falls."
+
+
+def test_the_installed_poem_command_passes_the_conformance_check() -> None:
+    kit = make_kit()  # every installed plugin, found by entry point
+    assert "poem" in kit.commands
+    assert kit.host.plugins["poem"].status == "loaded"
+    assert_conforms(kit, "poem")
+
+
+def test_failing_drafts_are_repaired_with_their_problems_and_the_best_is_returned() -> None:
+    engine = FakeEngine([RAIN, TWO_LINES, ONE_OFF, SHORT])
+    engine.script(HAIKU, SHORT + " Again.")  # the repairs of ONE_OFF, then of TWO_LINES
+    outcome = make_kit(poem, engine=engine).invoke("poem", "rain at night", form="haiku")
+
+    drafts, *repairs = outcome.requests
+    assert drafts.n == 4  # all the drafts in one request
+    assert drafts.messages[0].content == system_prompt("haiku")
+    assert drafts.messages[-1].content == "Topic: rain at night"
+    # The two most promising failures (one syllable off, then a line missing) are repaired,
+    # each quoting the checker's problems.
+    assert len(repairs) == 2
+    assert [r.messages[0].content for r in repairs] == [repair_system_prompt("haiku")] * 2
+    first, second = (r.messages[-1].content for r in repairs)
+    assert f"Draft:\n{ONE_OFF}\n" in first
+    assert "- line 1 has 6 syllables, expected 5" in first
+    assert f"Draft:\n{TWO_LINES}\n" in second
+    for problem in check(TWO_LINES, "haiku").problems:
+        assert f"- {problem}" in second
+
+    result = outcome.result
+    assert result.text == HAIKU
+    assert result.sections[0].style == "verse"
+    assert ("form", "haiku 5-7-5 ok") in [(f.name, f.value) for f in result.fields]
+    assert result.data["form_report"] == check(HAIKU, "haiku").to_json()
+    assert result.data["repair_round"] == 1
+    assert result.warnings == []
+    # Every other distinct draft is kept as a variation, best first, with its own report.
+    variations = [v.text for v in result.variations]
+    assert sorted(variations) == sorted([RAIN, TWO_LINES, ONE_OFF, SHORT, SHORT + " Again."])
+    assert variations[0] == ONE_OFF
+    scores = [v.data["form_report"]["score"] for v in result.variations]  # type: ignore[index]
+    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+    for variation in result.variations:
+        assert variation.data["form_report"] == check(variation.text, "haiku").to_json()
+
+
+def test_when_no_draft_passes_the_closest_is_returned_with_its_problems() -> None:
+    engine = FakeEngine([TWO_LINES, ONE_OFF], default=RAIN)
+    kit = make_kit(poem, engine=engine, settings={"poem": {"candidates": 2}})
+    result = kit.invoke("poem", "rain at night", form="haiku").result
+    assert result.text == ONE_OFF
+    assert ("form", "haiku: 1 problem") in [(f.name, f.value) for f in result.fields]
+    assert result.warnings == [
+        "No draft fully follows the haiku form, so the closest is shown: "
+        "line 1 has 6 syllables, expected 5."
+    ]
+    assert [v.text for v in result.variations] == [TWO_LINES, RAIN]
+
+
+def test_an_engine_failure_while_repairing_returns_the_best_draft_with_a_warning() -> None:
+    engine = FakeEngine([TWO_LINES, ONE_OFF], default=fail_with(EngineUnavailable("down")))
+    kit = make_kit(poem, engine=engine, settings={"poem": {"candidates": 2}})
+    result = kit.invoke("poem", "rain at night", form="haiku").result
+    assert result.text == ONE_OFF
+    assert "Stopped repairing: the model failed, so this is the best draft so far." in (
+        result.warnings
+    )
+
+
+def test_a_passing_draft_ends_the_loop_after_one_request() -> None:
+    engine = FakeEngine([RAIN, HAIKU, SHORT, TWO_LINES])
+    outcome = make_kit(poem, engine=engine).invoke("poem", "rain at night", form="haiku")
+    assert len(outcome.requests) == 1
+    assert outcome.text == HAIKU
+
+
+def test_model_chatter_is_cleaned_off_before_checking() -> None:
+    chatty = f"Here is a haiku about rain:\n\n**Night Rain**\n\n{HAIKU}\n\nThis haiku shows calm."
+    engine = FakeEngine([chatty])
+    kit = make_kit(poem, engine=engine, settings={"poem": {"candidates": 1}})
+    result = kit.invoke("poem", "rain at night", form="haiku").result
+    assert result.text == HAIKU
+    assert result.data["form_report"] == check(HAIKU, "haiku").to_json()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"Here is a haiku about autumn rain:\n\n{HAIKU}",
+        f"Sure! Here's a haiku for you:\n{HAIKU}",
+        f"**Autumn Rain**\n\n{HAIKU}",
+        f"# Autumn Rain\n{HAIKU}",
+        f"Title: Autumn Rain\n\n{HAIKU}",
+        f"```\n{HAIKU}\n```",
+        f"{HAIKU}\n\nThis haiku captures the stillness of a rainy night.",
+        f"{HAIKU}\n\nI hope you enjoy it!",
+        f'"{HAIKU}"',
+        "\n".join(f'"{line}"' for line in HAIKU.splitlines()),
+        "\n".join(f"*{line}*" for line in HAIKU.splitlines()),
+        f"  {HAIKU}  \n\n\n",
+    ],
+)
+def test_clean_poem_leaves_only_the_poem(raw: str) -> None:
+    assert clean_poem(raw) == HAIKU
+
+
+def test_clean_poem_keeps_what_belongs_to_the_poem() -> None:
+    assert clean_poem("Listen:\nthe rain\n\n\n\nis back") == "Listen:\nthe rain\n\nis back"
+    assert clean_poem('"Stay," she said,\nand the rain stayed') == (
+        '"Stay," she said,\nand the rain stayed'
+    )
+    assert clean_poem("") == ""
+
+
+def test_the_form_names_are_exactly_the_forms_craft_checks() -> None:
+    assert set(typing.get_args(FormName)) == set(FORMS)
+    assert set(FORM_PROMPTS) == set(FORMS)
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_each_forms_worked_example_passes_the_check(form: str) -> None:
+    report = check(FORM_PROMPTS[typing.cast(FormName, form)].poem, form)
+    assert report.passed, report.problems
+
+
+def test_the_prompt_prefix_is_fixed_per_form_and_user_text_comes_last() -> None:
+    engine = FakeEngine(default=HAIKU)
+    kit = make_kit(poem, engine=engine)
+    one = kit.invoke("poem", "the sea", form="limerick", tone="silly", title="Salt").request
+    other = kit.invoke("poem", "a fox", form="limerick").request
+    assert one.messages[:-1] == other.messages[:-1]
+    assert one.messages[0].content == system_prompt("limerick")
+    assert one.messages[-1].content == "Topic: the sea\nTone: silly\nTitle: Salt"
+    haiku = kit.invoke("poem", "the sea", form="haiku").request
+    assert haiku.messages[0] != one.messages[0]
+    free = kit.invoke("poem", "the sea", lines=6, rhymed=False).request
+    assert free.messages[-1].content == "Topic: the sea\nLines: 6\nRhyme: unrhymed"
+
+
+def test_sampling_defaults_and_the_token_allowance_follow_the_form() -> None:
+    kit = make_kit(poem, engine=FakeEngine(default=HAIKU))
+    haiku = kit.invoke("poem", "the sea", form="haiku", seed=5).request
+    assert haiku.sampling.temperature == 0.9
+    assert haiku.sampling.min_p == 0.08
+    assert haiku.sampling.top_p == 1.0
+    assert haiku.sampling.repetition_penalty == 1.1
+    assert haiku.sampling.seed == 5
+    sonnet = kit.invoke("poem", "the sea", form="shakespearean-sonnet").request
+    assert (
+        haiku.sampling.max_tokens < sonnet.sampling.max_tokens <= poem.SPEC.limits.max_output_tokens
+    )
+    long_free = kit.invoke("poem", "the sea", lines=30).request
+    assert long_free.sampling.max_tokens <= poem.SPEC.limits.max_output_tokens
+    villanelle = kit.invoke("poem", "the sea", form="villanelle").request
+    assert villanelle.sampling.repetition_penalty == 1.0  # its refrains must repeat
+
+
+def test_settings_size_the_loop() -> None:
+    engine = FakeEngine(default=RAIN)
+    settings = {"poem": {"candidates": 3, "repair_rounds": 0, "temperature": 0.5}}
+    outcome = make_kit(poem, engine=engine, settings=settings).invoke("poem", "x", form="haiku")
+    assert [r.n for r in outcome.requests] == [3]
+    assert outcome.request.sampling.temperature == 0.5
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "problem"),
+    [
+        (
+            {"form": "haiku", "lines": 5},
+            "lines",
+            "only free verse and couplets take a line count; a haiku has 3 lines",
+        ),
+        ({"form": "couplets", "lines": 5}, "lines", "couplets need an even number of lines"),
+        (
+            {"form": "limerick", "rhymed": True},
+            "rhymed",
+            "only free verse takes it; a limerick's rhymes are set by its form",
+        ),
+        ({"form": "ode"}, "form", "Input should be 'haiku', 'tanka', 'limerick'"),
+        ({"lines": 0}, "lines", "greater than or equal to 1"),
+        ({"topic": ""}, "topic", "at least 1 character"),
+    ],
+)
+def test_bad_parameters_are_refused_clearly_before_the_engine(
+    params: dict[str, object], field: str, problem: str
+) -> None:
+    engine = FakeEngine()
+    kit = make_kit(poem, engine=engine)
+    with pytest.raises(InvalidParameters) as caught:
+        kit.invoke("poem", **{"topic": "the sea", **params})
+    assert [p.field for p in caught.value.problems] == [field]
+    assert problem in caught.value.problems[0].problem
+    assert engine.requests == []
+
+
+def test_the_cli_runs_poem_with_a_form(cli: Invoke, cli_engine: FakeEngine) -> None:
+    cli_engine.script(RAIN, HAIKU, TWO_LINES, ONE_OFF)
+    shown = cli("run", "poem", "rain", "at", "night", "--form", "haiku")
+    assert shown.exit_code == 0, shown.output
+    for line in HAIKU.splitlines():
+        assert line in shown.output
+    assert "haiku 5-7-5 ok" in shown.output
+    assert cli_engine.requests[0].messages[-1].content == "Topic: rain at night"
+
+    cli_engine.script(RAIN, HAIKU, TWO_LINES, ONE_OFF)
+    as_json = cli("run", "poem", "rain at night", "--form", "haiku", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.output)
+    assert document["data"]["form_report"]["passed"] is True
+    assert [v["sections"][0]["body"] for v in document["variations"]] == [ONE_OFF, TWO_LINES, RAIN]
+
+
+def test_the_cli_names_a_bad_option_and_runs_nothing(cli: Invoke, cli_engine: FakeEngine) -> None:
+    shown = cli("run", "poem", "rain", "--form", "haiku", "--lines", "4")
+    assert shown.exit_code == 2
+    assert "--lines: only free verse and couplets take a line count; a haiku has 3 lines" in (
+        shown.output
+    )
+    assert "Traceback" not in shown.output
+    assert cli_engine.requests == []
+
+
+@pytest.mark.model
+def test_on_the_embedded_model_the_report_matches_the_text(
+    musekit_script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One thread and a small loop keep this quick; whether the tiny model manages a
+    # haiku is not the point: the report must tell the truth about the text returned.
+    monkeypatch.setenv("MUSEKIT_ENGINE__THREADS", "1")
+    monkeypatch.setenv("MUSEKIT_PLUGIN_CONFIG__POEM__CANDIDATES", "2")
+    monkeypatch.setenv("MUSEKIT_PLUGIN_CONFIG__POEM__REPAIR_ROUNDS", "1")
+    done = musekit_script("run", "poem", "autumn rain", "--form", "haiku", "--seed", "4", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["command"] == "poem"
+    text = result["sections"][0]["body"]
+    assert text
+    report = check(text, "haiku")
+    assert result["data"]["form_report"] == report.to_json()
+    assert {"name": "form", "value": report.summary()} in result["fields"]
+    for variation in result["variations"]:
+        body = variation["sections"][0]["body"]
+        assert variation["data"]["form_report"] == check(body, "haiku").to_json()
+    assert 0 < result["metrics"]["completion_tokens"] <= 2 * 2 * 72  # the token budget
+
+
+def fail_with(error: Exception) -> Callable[[ChatRequest, int], str]:
+    """A fake-engine reply that fails its request mid-stream with ``error``."""
+
+    def reply(_request: ChatRequest, _index: int) -> str:
+        raise error
+
+    return reply
