@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from musekit.cli.craft_command import craft
 from musekit.cli.run_group import RunGroup
 
 
@@ -83,6 +84,9 @@ def serve(ctx: click.Context) -> None:
         from musekit_server.serve import serve as run_server
 
         run_server(settings)
+
+
+cli.add_command(craft)
 
 
 def main(args: list[str] | None = None, **extra: Any) -> None:

@@ -13,8 +13,8 @@ from musekit.craft.phonetics import line_syllables, stresses, words
 from musekit.craft.report import FormReport, LineReport
 from musekit.craft.rhymes import RHYME_THRESHOLD, rhyme_letters, rhyme_strength, split_stanzas
 
-METER_TOLERANCE = 3
-"""Stresses off the iambic pattern (after a free inverted first foot) before a line is flagged."""
+METER_TOLERANCE = 2.0
+"""How far off iambic stress (:attr:`IambicFit.off`) a line may be before it is flagged."""
 REFRAIN_SIMILARITY = 0.8
 """How close (word sequence ratio) a refrain must be to the line it repeats."""
 _WEIGHTS = {"lines": 1.0, "stanzas": 0.5, "syllables": 2.0, "rhyme": 2.0, "meter": 1.0}
@@ -164,6 +164,9 @@ def _check_syllables(tally: _Tally, spec: Form, poem: list[str]) -> list[int]:
         usual = len(readings[0]) if readings else 0
         target = spec.syllables[i] if spec.syllables and i < len(spec.syllables) else None
         count = _closest(found.possible, target, usual)
+        if spec.iambic and target is not None:
+            fitting = [n for n in found.possible if target[0] <= n <= target[1]] or [count]
+            count = min(fitting, key=lambda n: (iambic_fit(line, n).off, n))
         counts.append(count)
         if target is None:
             continue
@@ -185,7 +188,7 @@ def _check_meter(tally: _Tally, spec: Form, poem: list[str], counts: list[int]) 
             fit = iambic_fit(line, counts[i])
             readings.append(fit.stress)
             problem = None
-            if fit.mismatches >= METER_TOLERANCE:
+            if fit.off >= METER_TOLERANCE:
                 problem = (
                     f"line {i + 1} is not iambic: its stresses fall {fit.stress}, "
                     f"expected {'01' * (len(fit.stress) // 2)}{'0' * (len(fit.stress) % 2)}"

@@ -2,48 +2,102 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from functools import lru_cache
 from typing import NamedTuple
 
 from musekit.craft.phonetics import word_stress_options, words
 
+CLASH_COST = 1.0
+"""A stressed syllable of a longer word off the beat ("and EV-ery" read "and-EV"):
+English meter's one firm rule, the one that makes a line stop sounding iambic."""
+SOFT_COST = 0.25
+"""A milder variation: a stressed one-syllable word off the beat ("more"), or an unstressed
+syllable of a longer word on it ("tem-per-ATE")."""
+EXTRA_COST = 0.5
+"""An extra unstressed syllable before a beat (an anapest: "we have GIV'N")."""
+
+_IAMB = "01"
+_INVERTED = "10"
+
+# (syllables so far, metrical position, last syllable was an extra) -> (cost, stresses)
+_State = tuple[int, int, bool]
+
 
 class IambicFit(NamedTuple):
-    """The reading of a line closest to iambic stress (``0101...``), and its mismatches."""
+    """The reading of a line closest to iambic stress (``0101...``) and how far it is off.
+
+    ``off`` adds :data:`CLASH_COST` for each stressed syllable of a longer word off
+    the beat, :data:`SOFT_COST` for each milder variation and :data:`EXTRA_COST` for
+    each extra unstressed syllable.
+    """
 
     stress: str
-    mismatches: int
+    off: float
 
     @property
     def score(self) -> float:
         """1.0 when every syllable falls where iambic meter wants it."""
-        return 1.0 - self.mismatches / len(self.stress) if self.stress else 0.0
+        return max(0.0, 1.0 - self.off / len(self.stress)) if self.stress else 0.0
 
 
+def _expected(position: int, first_foot: str) -> str:
+    return first_foot[position] if position < 2 else _IAMB[position % 2]
+
+
+def _placements(
+    syllables: str, poly: bool, position: int, extra: bool, first_foot: str
+) -> Iterator[tuple[int, bool, float]]:
+    """Ways to lay a word's syllables on the meter: (end position, ends on an extra, cost)."""
+    if not syllables:
+        yield position, extra, 0.0
+        return
+    stress, rest = syllables[0], syllables[1:]
+    expected = _expected(position, first_foot)
+    cost = 0.0
+    if stress != expected:
+        cost = CLASH_COST if stress == "1" and poly else SOFT_COST
+    for end, ends_extra, more in _placements(rest, poly, position + 1, False, first_foot):
+        yield end, ends_extra, cost + more
+    if stress == "0" and expected == "1" and position > 0 and not extra:
+        for end, ends_extra, more in _placements(rest, poly, position, True, first_foot):
+            yield end, ends_extra, EXTRA_COST + more
+
+
+def _best_readings(line: str, first_foot: str) -> dict[_State, tuple[float, str]]:
+    best: dict[_State, tuple[float, str]] = {(0, 0, False): (0.0, "")}
+    for word in words(line):
+        step: dict[_State, tuple[float, str]] = {}
+        for (count, position, extra), (cost, stress) in best.items():
+            for option in word_stress_options(word):
+                for end, ends_extra, more in _placements(
+                    option, len(option) > 1, position, extra, first_foot
+                ):
+                    key = (count + len(option), end, ends_extra)
+                    candidate = (cost + more, stress + option)
+                    if key not in step or candidate < step[key]:
+                        step[key] = candidate
+        best = step
+    return best
+
+
+@lru_cache(maxsize=4096)
 def iambic_fit(line: str, syllables: int | None = None) -> IambicFit:
-    """The best iambic reading of ``line`` (of ``syllables`` syllables, if given).
+    """The best iambic reading of ``line`` (with ``syllables`` syllables, if given).
 
     Every pronunciation is tried; one-syllable function words and secondary
-    stresses may go either way. An inverted first foot ("Rough winds do shake")
-    is the commonest variation in English verse and costs nothing.
+    stresses may go either way; an inverted first foot ("Rough winds do shake")
+    costs nothing, being the commonest variation in English verse.
     """
-    # best[position] = (mismatches, stress) over readings of the words so far
-    best: dict[int, tuple[int, str]] = {0: (0, "")}
-    for word in words(line):
-        step: dict[int, tuple[int, str]] = {}
-        for position, (cost, stress) in best.items():
-            for option in word_stress_options(word):
-                extra = sum(s != "01"[(position + i) % 2] for i, s in enumerate(option))
-                end = position + len(option)
-                candidate = (cost + extra, stress + option)
-                if end not in step or candidate < step[end]:
-                    step[end] = candidate
-        best = step
-    if syllables is not None and syllables in best:
-        cost, stress = best[syllables]
-    else:
-        cost, stress = min(best.values())
-    if stress[:2] == "10":
-        cost -= min(cost, 2)  # trochaic first foot
+    fits = [
+        reading
+        for first_foot in (_IAMB, _INVERTED)
+        for (count, _, _), reading in _best_readings(line, first_foot).items()
+        if syllables is None or count == syllables
+    ]
+    if not fits:
+        return IambicFit("", 0.0)
+    cost, stress = min(fits)
     return IambicFit(stress, cost)
 
 

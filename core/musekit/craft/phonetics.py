@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from itertools import islice, product
 from typing import NamedTuple
 
 from musekit.craft.dictionary import Pronunciations
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)*|'[A-Za-z]+")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|'[^\W\d_]+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _VOWEL_GROUP = re.compile(r"[aeiouy]+")
 _TWO_VOWELS = re.compile(r"(?<![cgst])i[ao]|u[ao]|iu|ii")  # "via", "duo": one group, two sounds
+_SYNCOPE = re.compile(r"(V|AW1|AY1) (AH0|IH0|ER0)((?: N)?(?: [ZD])?)$")
+"""The unstressed vowel poets drop: "heav'n", "ev'r", "pow'r", "fi'r"."""
 MAX_STRESS_PATTERNS = 64
 
 _FUNCTION_WORDS = """
@@ -78,16 +81,36 @@ def _readings(digits: str, word: str) -> list[str]:
 
 
 def lookup(word: str) -> tuple[str, ...]:
-    """A word's pronunciations, with elisions ("lov'd") and possessives resolved."""
-    pronunciations = Pronunciations.shared().phones(word)
-    if pronunciations or "'" not in word:
+    """A word's pronunciations, with elisions ("lov'd", "heav'n") and possessives resolved."""
+    pronunciations = _dictionary_lookup(word)
+    syncopated = (_SYNCOPE.sub(_drop_vowel, p) for p in pronunciations if _vowel_count(p) > 1)
+    return tuple(dict.fromkeys((*pronunciations, *syncopated)))
+
+
+def _drop_vowel(match: re.Match[str]) -> str:
+    return match[1] + (" R" if match[2] == "ER0" else "") + match[3]
+
+
+def _dictionary_lookup(word: str) -> tuple[str, ...]:
+    """The dictionary's pronunciations, or those of the word an old spelling stands for."""
+    found = Pronunciations.shared().phones
+    if pronunciations := found(word):
         return pronunciations
+    if word.endswith("\u00e8d"):  # wreathèd, belovèd: the -ed is sounded
+        stem = word[:-2]
+        return tuple(f"{p} AH0 D" for p in found(stem) or found(stem + "e") or found(stem[:-1]))
+    plain = "".join(c for c in unicodedata.normalize("NFKD", word) if c.isascii())
+    if plain != word:
+        return _dictionary_lookup(plain)
     if word.endswith("'d"):  # lov'd, belov'd: the -ed is not sounded
-        full = Pronunciations.shared().phones(word[:-2] + "ed")
+        full = found(word[:-2] + "ed")
         fewest = min((_vowel_count(p) for p in full), default=0)
         return tuple(p for p in full if _vowel_count(p) == fewest)
+    if word.endswith("'st"):  # grow'st, wander'st, ow'st
+        base = found(word[:-3] + "e") or found(word[:-3])
+        return tuple(f"{p} S T" for p in base)
     if word.endswith("'s"):
-        return Pronunciations.shared().phones(word[:-2])
+        return found(word[:-2])
     return ()
 
 
@@ -110,6 +133,8 @@ def _estimate(word: str) -> int:
 
 
 def _silent_ending(w: str) -> bool:
+    if w[-3] == "l" and w[-4] not in "aeiouy":
+        return False  # "suckled", "tables"
     return (w.endswith("ed") and w[-3] not in "td") or (w.endswith("es") and w[-3] not in "sxzhc")
 
 

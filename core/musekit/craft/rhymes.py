@@ -81,7 +81,7 @@ def _after_vowel_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     if a == b:
         return 1.0
     if not a or not b:
-        return 0.3
+        return 0.2
     pairs = zip(reversed(a), reversed(b), strict=False)
     return sum(_phone_similarity(x, y) for x, y in pairs) / max(len(a), len(b))
 
@@ -138,23 +138,43 @@ def rhyme_strength(a: str, b: str) -> float:
 
 
 def rhyme_letters(lines: Sequence[str]) -> list[str]:
-    """A rhyme letter per line ("" for a line without words); lines that rhyme share one."""
-    letters: list[str] = []
-    groups: list[list[str]] = []
-    for line in lines:
-        last = _last_word(line)
-        if last is None:
-            letters.append("")
-            continue
-        scores = [max(rhyme_strength(last, member) for member in group) for group in groups]
-        best = max(range(len(groups)), key=scores.__getitem__, default=None)
-        if best is not None and scores[best] >= RHYME_THRESHOLD:
-            groups[best].append(last)
-        else:
-            best = len(groups)
-            groups.append([last])
-        letters.append(_letter(best))
-    return letters
+    """A rhyme letter per line ("" for a line without words); lines that rhyme share one.
+
+    Perfect rhymes are grouped first, then lines left alone pair up by slant
+    rhyme, then any still alone join the group they rhyme with best: a slant
+    rhyme does not pull a line into a group that a later perfect rhyme founds.
+    """
+    ends = [_last_word(line) for line in lines]
+    groups: list[list[int]] = []
+    for i, word in enumerate(ends):
+        if word is not None:
+            _join(groups, i, ends, groups, 1.0)
+    for only_alone in (True, False):
+        for group in [g for g in groups if len(g) == 1]:
+            if len(group) == 1 and len(groups) > 1:
+                groups.remove(group)
+                pool = [g for g in groups if len(g) == 1] if only_alone else groups
+                _join(pool, group[0], ends, groups, RHYME_THRESHOLD)
+    order = sorted(groups, key=min)
+    letter_of = {i: _letter(n) for n, group in enumerate(order) for i in group}
+    return [letter_of.get(i, "") for i in range(len(lines))]
+
+
+def _join(
+    pool: list[list[int]], i: int, ends: list[str | None], groups: list[list[int]], floor: float
+) -> None:
+    """Add line ``i`` to the group in ``pool`` it rhymes with best (if >= floor), else a new one."""
+    word = ends[i]
+    assert word is not None
+    best, score = None, 0.0
+    for group in pool:
+        strength = max(rhyme_strength(word, ends[j] or "") for j in group)
+        if strength > score:
+            best, score = group, strength
+    if best is not None and score >= floor:
+        best.append(i)
+    else:
+        groups.append([i])
 
 
 def _letter(index: int) -> str:
