@@ -13,12 +13,13 @@ from musekit.craft.phonetics import line_syllables, stresses, words
 from musekit.craft.report import FormReport, LineReport
 from musekit.craft.rhymes import RHYME_THRESHOLD, rhyme_letters, rhyme_strength, split_stanzas
 
-METER_TOLERANCE = 2.0
+METER_TOLERANCE = 1.5
 """How far off iambic stress (:attr:`IambicFit.off`) a line may be before it is flagged."""
 REFRAIN_SIMILARITY = 0.8
 """How close (word sequence ratio) a refrain must be to the line it repeats."""
 _WEIGHTS = {"lines": 1.0, "stanzas": 0.5, "syllables": 2.0, "rhyme": 2.0, "meter": 1.0}
 _WEIGHTS |= {"beats": 1.0, "refrains": 2.0}
+_METERS = {3: "trimeter", 4: "tetrameter", 5: "pentameter", 6: "hexameter"}
 
 
 @dataclass
@@ -139,7 +140,11 @@ def _check_counts(
     if spec.stanzas and len(blocks) > 1 and layout not in spec.stanzas:
         wanted = " or ".join(", ".join(map(str, option)) for option in spec.stanzas)
         shown = ", ".join(map(str, layout))
-        tally.add("stanzas", 0.0, f"the stanzas have {shown} lines, expected {wanted}")
+        tally.add(
+            "stanzas",
+            0.0,
+            f"the stanzas have {shown} lines, expected {wanted} (or no stanza breaks)",
+        )
 
 
 def _closest(possible: frozenset[int], target: Range | None, usual: int) -> int:
@@ -164,9 +169,9 @@ def _check_syllables(tally: _Tally, spec: Form, poem: list[str]) -> list[int]:
         usual = len(readings[0]) if readings else 0
         target = spec.syllables[i] if spec.syllables and i < len(spec.syllables) else None
         count = _closest(found.possible, target, usual)
-        if spec.iambic and target is not None:
+        if spec.iambic_feet and target is not None:
             fitting = [n for n in found.possible if target[0] <= n <= target[1]] or [count]
-            count = min(fitting, key=lambda n: (iambic_fit(line, n).off, n))
+            count = min(fitting, key=lambda n: (iambic_fit(line, n, spec.iambic_feet).off, n))
         counts.append(count)
         if target is None:
             continue
@@ -184,14 +189,14 @@ def _check_syllables(tally: _Tally, spec: Form, poem: list[str]) -> list[int]:
 def _check_meter(tally: _Tally, spec: Form, poem: list[str], counts: list[int]) -> list[str]:
     readings: list[str] = []
     for i, line in enumerate(poem):
-        if spec.iambic:
-            fit = iambic_fit(line, counts[i])
+        if spec.iambic_feet:
+            fit = iambic_fit(line, counts[i], spec.iambic_feet)
             readings.append(fit.stress)
             problem = None
             if fit.off >= METER_TOLERANCE:
                 problem = (
-                    f"line {i + 1} is not iambic: its stresses fall {fit.stress}, "
-                    f"expected {'01' * (len(fit.stress) // 2)}{'0' * (len(fit.stress) % 2)}"
+                    f"line {i + 1} is not iambic {_METERS.get(spec.iambic_feet, 'verse')}: "
+                    f"its stresses fall {fit.stress}, expected {'01' * spec.iambic_feet}"
                 )
             tally.add("meter", fit.score, problem, i + 1)
         else:

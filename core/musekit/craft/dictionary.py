@@ -25,7 +25,7 @@ class Pronunciations:
     def __init__(self, path: Path | None = None) -> None:
         """Read ``path`` (a cmudict file, optionally gzipped) or the shipped data."""
         self._path = path
-        self._words: dict[str, tuple[str, ...]] | None = None
+        self._words: dict[str, str] | None = None
         self._lock = threading.Lock()
         self.load_seconds: float | None = None
         """How long loading took, once it has happened."""
@@ -64,7 +64,10 @@ class Pronunciations:
         if self._words is None:
             self.load()
         assert self._words is not None
-        return self._words.get(word.lower(), ())
+        entry = self._words.get(word.lower())
+        if entry is None:
+            return ()
+        return tuple(variant.partition("#")[0].strip() for variant in entry.split("|"))
 
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and bool(self.phones(word))
@@ -84,16 +87,17 @@ class Pronunciations:
         return data.decode("utf-8")
 
 
-def _parse(text: str) -> dict[str, tuple[str, ...]]:
-    """``word phones # comment`` lines; variants are spelled ``word(2)``."""
-    words: dict[str, list[str]] = {}
+def _parse(text: str) -> dict[str, str]:
+    """``word phones # comment`` lines, variants spelled ``word(2)``, as word -> "p1|p2".
+
+    Pronunciations stay unsplit strings until looked up: loading stays quick.
+    """
+    words: dict[str, str] = {}
     for line in text.splitlines():
         word, _, phones = line.partition(" ")
-        if not phones:
-            continue
-        if "#" in phones:
-            phones = phones.partition("#")[0]
         if word.endswith(")"):
             word = word[: word.index("(")]
-        words.setdefault(word, []).append(phones.strip())
-    return {word: tuple(variants) for word, variants in words.items()}
+            words[word] = f"{words[word]}|{phones}" if word in words else phones
+        elif phones:
+            words[word] = phones
+    return words

@@ -12,7 +12,8 @@ Range = tuple[int, int]
 class Form:
     """What a poetic form asks for; ``None`` or empty means "no constraint".
 
-    ``syllables`` and ``beats`` give a range per line; ``rhyme`` lists accepted
+    ``syllables`` and ``beats`` give a range per line; ``iambic_feet`` asks for
+    iambic lines of that many feet (5: pentameter); ``rhyme`` lists accepted
     schemes (spaces ignored; with ``repeat_rhyme`` the scheme repeats with new
     letters to cover every line); ``refrains`` maps a line to the lines that
     repeat it (1-based); ``stanzas`` lists accepted stanza layouts, checked when
@@ -25,7 +26,7 @@ class Form:
     syllables: tuple[Range, ...] | None = None
     rhyme: tuple[str, ...] = ()
     repeat_rhyme: bool = False
-    iambic: bool = False
+    iambic_feet: int | None = None
     beats: tuple[Range, ...] | None = None
     refrains: tuple[tuple[int, tuple[int, ...]], ...] = ()
     stanzas: tuple[tuple[int, ...], ...] = ()
@@ -75,7 +76,7 @@ FORMS: dict[str, Form] = {
             lines=14,
             syllables=(_SONNET,) * 14,
             rhyme=("ABAB CDCD EFEF GG",),
-            iambic=True,
+            iambic_feet=5,
             stanzas=((4, 4, 4, 2), (12, 2)),
             aliases=("sonnet", "shakespearean", "english-sonnet"),
         ),
@@ -86,7 +87,7 @@ FORMS: dict[str, Form] = {
             lines=14,
             syllables=(_SONNET,) * 14,
             rhyme=tuple(f"ABBAABBA {sestet}" for sestet in _PETRARCHAN_SESTETS),
-            iambic=True,
+            iambic_feet=5,
             stanzas=((8, 6), (4, 4, 6), (4, 4, 3, 3), (8, 3, 3)),
             aliases=("petrarchan", "italian-sonnet"),
         ),

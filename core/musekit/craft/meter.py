@@ -12,8 +12,9 @@ CLASH_COST = 1.0
 """A stressed syllable of a longer word off the beat ("and EV-ery" read "and-EV"):
 English meter's one firm rule, the one that makes a line stop sounding iambic."""
 SOFT_COST = 0.25
-"""A milder variation: a stressed one-syllable word off the beat ("more"), or an unstressed
-syllable of a longer word on it ("tem-per-ATE")."""
+"""A stressed one-syllable word off the beat ("more")."""
+PROMOTION_COST = 0.5
+"""An unstressed syllable of a longer word on the beat ("tem-per-ATE")."""
 EXTRA_COST = 0.5
 """An extra unstressed syllable before a beat (an anapest: "we have GIV'N")."""
 
@@ -28,8 +29,8 @@ class IambicFit(NamedTuple):
     """The reading of a line closest to iambic stress (``0101...``) and how far it is off.
 
     ``off`` adds :data:`CLASH_COST` for each stressed syllable of a longer word off
-    the beat, :data:`SOFT_COST` for each milder variation and :data:`EXTRA_COST` for
-    each extra unstressed syllable.
+    the beat, and smaller costs for milder variations (:data:`SOFT_COST`,
+    :data:`PROMOTION_COST`, :data:`EXTRA_COST`).
     """
 
     stress: str
@@ -56,7 +57,7 @@ def _placements(
     expected = _expected(position, first_foot)
     cost = 0.0
     if stress != expected:
-        cost = CLASH_COST if stress == "1" and poly else SOFT_COST
+        cost = CLASH_COST if stress == "1" and poly else PROMOTION_COST if poly else SOFT_COST
     for end, ends_extra, more in _placements(rest, poly, position + 1, False, first_foot):
         yield end, ends_extra, cost + more
     if stress == "0" and expected == "1" and position > 0 and not extra:
@@ -82,23 +83,33 @@ def _best_readings(line: str, first_foot: str) -> dict[_State, tuple[float, str]
 
 
 @lru_cache(maxsize=4096)
-def iambic_fit(line: str, syllables: int | None = None) -> IambicFit:
+def iambic_fit(line: str, syllables: int | None = None, feet: int | None = None) -> IambicFit:
     """The best iambic reading of ``line`` (with ``syllables`` syllables, if given).
 
     Every pronunciation is tried; one-syllable function words and secondary
     stresses may go either way; an inverted first foot ("Rough winds do shake")
-    costs nothing, being the commonest variation in English verse.
+    costs nothing, being the commonest variation in English verse. With ``feet``
+    (5 for pentameter) the reading must fill that many feet, plus at most one
+    unstressed syllable (a feminine ending); each half foot short or over costs
+    :data:`CLASH_COST`.
     """
     fits = [
-        reading
+        (cost + _length_cost(position, stress, feet), stress)
         for first_foot in (_IAMB, _INVERTED)
-        for (count, _, _), reading in _best_readings(line, first_foot).items()
+        for (count, position, _), (cost, stress) in _best_readings(line, first_foot).items()
         if syllables is None or count == syllables
     ]
     if not fits:
         return IambicFit("", 0.0)
     cost, stress = min(fits)
     return IambicFit(stress, cost)
+
+
+def _length_cost(position: int, stress: str, feet: int | None) -> float:
+    if feet is None:
+        return 0.0
+    feminine = position == 2 * feet + 1 and stress.endswith("0")
+    return 0.0 if feminine else CLASH_COST * abs(position - 2 * feet)
 
 
 def beats(line: str) -> tuple[int, int]:

@@ -59,8 +59,7 @@ def _stress_options(word: str) -> tuple[tuple[str, ...], bool]:
     """A word's stress strings (0 unstressed, 1 stressed) and whether they are estimated."""
     pronunciations = lookup(word)
     if not pronunciations:
-        count = _estimate(word)
-        return ((_default_stress(count),), True)
+        return (_guessed_stresses(_estimate(word)), True)
     options: list[str] = []
     for phones in pronunciations:
         digits = "".join(p[-1] for p in phones.split() if p[-1].isdigit())
@@ -114,8 +113,11 @@ def _dictionary_lookup(word: str) -> tuple[str, ...]:
     return ()
 
 
-def _default_stress(count: int) -> str:
-    return "1" if count == 1 else "1" + "0" * (count - 1)
+def _guessed_stresses(count: int) -> tuple[str, ...]:
+    """Stress for a word we can only spell: on its first syllable, or its second."""
+    if count == 1:
+        return ("1",)
+    return ("1" + "0" * (count - 1), "01" + "0" * (count - 2))
 
 
 def _estimate(word: str) -> int:
