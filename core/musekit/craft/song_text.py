@@ -1,0 +1,80 @@
+"""Lyrics text split into sections: tags, lyric lines, backing vocals and chord lines.
+
+A tag is a line in square brackets (``[Verse 1]``, ``[Pre-Chorus]``, ``[Chorus: all]``);
+text in parentheses is backing vocals, left out of what the lead sings; a line
+``Chords: C G Am F`` gives the section's chords.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from musekit.craft.phonetics import words
+from musekit.craft.song_form import SectionKind, section_kind, section_labels
+
+_TAG = re.compile(r"^\[\s*([^\[\]]+?)\s*\]$")
+_TAG_NAME = re.compile(r"^([A-Za-z][A-Za-z _-]*?)(?:\s*(\d+))?(?:\s*[:\u2013\u2014-].*)?$")
+_CHORD_LINE = re.compile(r"^chords?\s*:\s*(.*)$", re.IGNORECASE)
+_BACKING = re.compile(r"\([^()]*\)")
+_DASHES = frozenset({"", "-", "\u2013", "\u2014"})
+
+
+@dataclass(frozen=True)
+class SongLine:
+    """A lyric line as written, and as sung by the lead (backing vocals removed)."""
+
+    text: str
+    sung: str
+
+
+@dataclass(frozen=True)
+class SongSection:
+    """A tagged section: its tag as written, its kind (None for a tag we do not know), its
+    label ("Verse 2", "Chorus 1": numbered when the kind comes more than once), its lyric
+    lines and its chords."""
+
+    tag: str
+    kind: SectionKind | None
+    label: str
+    lines: tuple[SongLine, ...]
+    chords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Song:
+    """Lyrics split into sections; ``untagged`` holds lyric lines before the first tag."""
+
+    sections: tuple[SongSection, ...]
+    untagged: tuple[str, ...]
+
+
+def parse_song(text: str) -> Song:
+    """Split lyrics at their section tags; read chord lines and backing vocals."""
+    untagged: list[SongLine] = []
+    blocks: list[tuple[str, list[SongLine], list[str]]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        tag = _TAG.match(line)
+        chord_line = _CHORD_LINE.match(line)
+        if tag:
+            blocks.append((tag[1], [], []))
+        elif chord_line and blocks:
+            symbols = re.split(r"[\s,|]+", chord_line[1])
+            blocks[-1][2].extend(symbol for symbol in symbols if symbol not in _DASHES)
+        elif line:
+            sung = " ".join(_BACKING.sub(" ", line).split())
+            if words(sung):
+                (blocks[-1][1] if blocks else untagged).append(SongLine(line, sung))
+    kinds = [_tag_kind(tag) for tag, _, _ in blocks]
+    labels = section_labels(kind or tag for (tag, _, _), kind in zip(blocks, kinds, strict=True))
+    sections = tuple(
+        SongSection(tag, kind, label, tuple(lines), tuple(chords))
+        for (tag, lines, chords), kind, label in zip(blocks, kinds, labels, strict=True)
+    )
+    return Song(sections=sections, untagged=tuple(line.text for line in untagged))
+
+
+def _tag_kind(tag: str) -> SectionKind | None:
+    found = _TAG_NAME.match(tag)
+    return section_kind(found[1]) if found else None
