@@ -192,19 +192,24 @@ class OpenAIEngine(Engine):
             if response.status_code != 200:
                 raise _Failed(await self._refusal(response, endpoint, served, watchdog))
             events = EventSource(response).aiter_sse()
-            while not reader.done:
-                event = await watchdog.wait(anext(events, None))
-                if event is None:
-                    break
+            watchdog.reading()
+            async for event in events:
+                watchdog.idle()
                 deltas = reader.read(event.data)
                 if deltas:
                     for delta in deltas:
                         yield delta
                     first = False
                     watchdog.expires = min(loop.time() + settings.idle_timeout, end)
-            if reader.done:
-                await _drain(events, watchdog)
+                if reader.done:
+                    await _drain(events, watchdog)
+                    break
+                watchdog.reading()
             yield reader.end()
+        except asyncio.CancelledError:
+            if watchdog.caused():
+                raise self._timed_out(first=first, end=end) from None
+            raise
         except TimeoutError:
             raise self._timed_out(first=first, end=end) from None
         except (httpx.TransportError, StreamBroken):
