@@ -1,0 +1,395 @@
+"""musekit.craft.song: lyrics checked against a song form, on well-formed and broken songs.
+
+The fixtures are "Harbor Lights", written for this project to fit its form exactly,
+and two verses and the chorus of Stephen Foster's "Oh! Susanna" (1848, public domain).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from musekit.craft.song import (
+    Chord,
+    Key,
+    SongForm,
+    check_song,
+    parse_song,
+    parse_structure,
+    parse_syllables,
+    section_tags,
+)
+
+SONGS = Path(__file__).parent / "fixtures" / "songs"
+HARBOR = (SONGS / "harbor-lights.txt").read_text()
+SUSANNA = (SONGS / "oh-susanna.txt").read_text()
+
+HARBOR_FORM_STRUCTURE = "verse-chorus-verse-bridge-chorus"
+HARBOR_FORM = SongForm.parse(
+    HARBOR_FORM_STRUCTURE,
+    rhyme="verse=ABAB; chorus=AABB; bridge=AA",
+    syllables=8,
+    key="G",
+)
+SUSANNA_FORM = SongForm.parse(
+    "verse-chorus-verse-chorus",
+    rhyme="verse=AABB, chorus=AA",
+    syllables="verse=13-15; chorus=10 15",
+    key="C major",
+)
+
+
+def sections(text: str) -> list[str]:
+    return text.strip().split("\n\n")
+
+
+def test_the_fixtures_pass_their_forms() -> None:
+    for text, form in ((HARBOR, HARBOR_FORM), (SUSANNA, SUSANNA_FORM)):
+        report = check_song(text, form)
+        assert report.problems == []
+        assert report.passed
+        assert report.score == 1.0
+        assert report.summary() == "structure ok, chorus identical, no problems"
+
+
+def test_the_report_describes_each_section() -> None:
+    report = check_song(HARBOR, HARBOR_FORM)
+    assert [s.label for s in report.sections] == [
+        "Verse 1",
+        "Chorus 1",
+        "Verse 2",
+        "Bridge",
+        "Chorus 2",
+    ]
+    assert report.structure == "verse-chorus-verse-bridge-chorus"
+    assert report.rhyme_scheme == "ABAB AABB ABAB AA AABB"
+    assert report.key == "G major"
+    verse = report.sections[0]
+    assert verse.chords == ["G", "Em", "C", "D"]
+    assert [line.syllables for line in verse.lines] == [8, 8, 8, 8]
+    assert [line.rhyme for line in verse.lines] == ["A", "B", "A", "B"]
+    assert verse.lines[0].text == "The morning light is on the bay,"
+
+
+def test_to_json_has_the_report_fields_and_sections() -> None:
+    data = check_song(SUSANNA, SUSANNA_FORM).to_json()
+    assert set(data) == {
+        "form",
+        "passed",
+        "score",
+        "structure",
+        "expected_structure",
+        "chorus_identical",
+        "key",
+        "rhyme_scheme",
+        "sections",
+        "problems",
+    }
+    assert data["form"] == "song"
+    assert data["chorus_identical"] is True
+    chorus = data["sections"][1]
+    assert chorus["label"] == "Chorus 1"
+    assert chorus["kind"] == "chorus"
+    assert chorus["chords"] == ["F", "C", "G7", "C"]
+    assert chorus["lines"][0] == {
+        "text": "Oh! Susanna, oh don't you cry for me,",
+        "syllables": 10,
+        "rhyme": "A",
+    }
+    assert chorus["problems"] == []
+
+
+def test_a_missing_section_is_named_with_where_it_belongs() -> None:
+    parts = sections(HARBOR)
+    report = check_song("\n\n".join(parts[:3] + parts[4:]), HARBOR_FORM)
+    assert report.problems == [
+        "missing [Bridge] after [Verse 2] (structure verse-chorus-verse-bridge-chorus)"
+    ]
+    assert not report.structure_ok
+    assert report.summary() == "structure off, chorus identical, 1 problem"
+    assert 0 < report.score < 1
+
+
+def test_sections_out_of_order() -> None:
+    verse1, chorus, verse2, bridge, last = sections(HARBOR)
+    report = check_song("\n\n".join([verse1, verse2, chorus, bridge, last]), HARBOR_FORM)
+    assert report.problems == [
+        "the sections run verse-verse-chorus-bridge-chorus, "
+        "expected verse-chorus-verse-bridge-chorus"
+    ]
+
+
+def test_an_extra_or_a_wrong_section() -> None:
+    extra = check_song(
+        HARBOR + "\n[Outro]\nChords: G\nand so the boats come home to me\n", HARBOR_FORM
+    )
+    assert extra.problems == [
+        "extra [Outro] after [Chorus 2]; the structure is verse-chorus-verse-bridge-chorus"
+    ]
+    wrong = check_song(HARBOR.replace("[Bridge]", "[Outro]"), HARBOR_FORM)
+    assert wrong.problems == [
+        "found [Outro] where the structure verse-chorus-verse-bridge-chorus has [Bridge]"
+    ]
+
+
+def test_a_chorus_that_differs_is_reported_line_by_line() -> None:
+    head, tail = HARBOR.rsplit("the lantern will burn in the rain", 1)
+    report = check_song(head + "the lantern is lit in the rain" + tail, HARBOR_FORM)
+    assert report.chorus_identical is False
+    assert report.problems == [
+        "[Chorus 2] differs from [Chorus 1] in line 3: "
+        "'the lantern is lit in the rain' instead of 'the lantern will burn in the rain'"
+    ]
+    assert report.sections[4].problems == report.problems
+    assert report.summary() == "structure ok, choruses differ, 1 problem"
+
+
+def test_a_chorus_missing_a_line() -> None:
+    head, tail = HARBOR.rsplit("until I come homeward again.", 1)
+    report = check_song(head.rstrip() + tail, HARBOR_FORM)
+    assert report.problems == [
+        "[Chorus 2] is missing line 4 of [Chorus 1]: 'until I come homeward again.'",
+        "[Chorus 2] has 3 lines, expected 4 (rhyme scheme AABB)",
+    ]
+
+
+def test_choruses_may_differ_in_case_punctuation_and_backing_vocals() -> None:
+    head, tail = HARBOR.rsplit("with stars and the sea at my side;", 1)
+    report = check_song(head + "With stars and the sea at my side (at my side)" + tail, HARBOR_FORM)
+    assert report.passed, report.problems
+
+
+def test_a_swapped_rhyme_names_the_lines_and_words() -> None:
+    swapped = HARBOR.replace(
+        "I watch them slowly sail away\nand turn my face into the sun.",
+        "and turn my face into the sun.\nI watch them slowly sail away",
+        1,
+    )
+    report = check_song(swapped, HARBOR_FORM)
+    assert report.problems == [
+        "[Verse 1] line 3 ('sun') should rhyme with line 1 ('bay')",
+        "[Verse 1] line 4 ('away') should rhyme with line 2 ('one')",
+    ]
+    assert report.sections[0].rhyme_scheme == "ABBA"
+    assert report.sections[0].lines[2].problems == [report.problems[0]]
+
+
+def test_x_marks_a_line_free_of_rhyme() -> None:
+    form = SongForm.parse("verse-chorus-verse-bridge-chorus", rhyme="verse=XAXA; chorus=AABB")
+    swapped = HARBOR.replace("the boats are leaving one by one;", "the boats go out into the sun;")
+    assert check_song(swapped, form).passed
+    unrhymed = HARBOR.replace(
+        "and turn my face into the sun.", "and turn to face the morning wind."
+    )
+    assert check_song(unrhymed, form).problems == [
+        "[Verse 1] line 4 ('wind') should rhyme with line 2 ('one')"
+    ]
+
+
+def test_a_scheme_repeats_over_a_longer_section() -> None:
+    long_verse = "[Verse]\n" + "\n".join(sections(HARBOR)[0].splitlines()[2:]) + "\n"
+    long_verse += "\n".join(sections(HARBOR)[2].splitlines()[2:])
+    assert check_song(long_verse, SongForm.parse(rhyme="ABAB")).passed
+    # ABAB over eight lines is ABAB CDCD: line 5 need not rhyme with line 1.
+    report = check_song(long_verse, SongForm.parse(rhyme="ABAB"))
+    assert report.sections[0].rhyme_scheme == "ABABCDCD"
+
+
+def test_syllables_off_target() -> None:
+    longer = HARBOR.replace(
+        "the boats are leaving one by one;", "the little boats are leaving one by one;"
+    )
+    report = check_song(longer, HARBOR_FORM)
+    assert report.problems == ["[Verse 1] line 2 has 10 syllables, expected 8"]
+    assert report.sections[0].lines[1].syllables == 10
+
+
+def test_a_syllable_template_per_line() -> None:
+    form = SongForm.parse("verse-chorus-verse-chorus", syllables="verse=13-15; chorus=15 10")
+    report = check_song(SUSANNA, form)
+    assert report.problems == [
+        "[Chorus 1] line 1 has 10 syllables, expected 15",
+        "[Chorus 1] line 2 has 15 syllables, expected 10",
+        "[Chorus 2] line 1 has 10 syllables, expected 15",
+        "[Chorus 2] line 2 has 15 syllables, expected 10",
+    ]
+
+
+def test_a_template_sets_the_line_count() -> None:
+    form = SongForm.parse(syllables="8 8 8")
+    report = check_song(HARBOR, form)
+    assert "[Verse 1] has 4 lines, expected 3 (syllables 8-8-8)" in report.problems
+
+
+def test_backing_vocals_are_not_counted() -> None:
+    backed = HARBOR.replace(
+        "the boats are leaving one by one;", "the boats are leaving one by one; (one by one)"
+    )
+    report = check_song(backed, HARBOR_FORM)
+    assert report.passed
+    assert report.sections[0].lines[1].text == "the boats are leaving one by one; (one by one)"
+    only_backing = HARBOR.replace("[Bridge]\n", "[Bridge]\n(ooh, ooh)\n")
+    assert check_song(only_backing, HARBOR_FORM).passed
+
+
+def test_chords_outside_the_key() -> None:
+    report = check_song(HARBOR.replace("Chords: Em C Am D7", "Chords: Em C Fm D7 Bb"), HARBOR_FORM)
+    assert report.problems == [
+        "[Bridge] chord Fm is not in G major",
+        "[Bridge] chord Bb is not in G major (it is borrowed from G minor)",
+    ]
+    lenient = SongForm.parse(HARBOR_FORM_STRUCTURE, key="G", borrowed=True)
+    assert check_song(HARBOR.replace("Chords: Em C Am D7", "Chords: Em C Cm Bb"), lenient).passed
+
+
+def test_unreadable_and_missing_chords() -> None:
+    no_chords = HARBOR.replace("Chords: Em C Am D7\n", "")
+    assert check_song(no_chords, HARBOR_FORM).problems == [
+        "[Bridge] has no chord line ('Chords: ...' in G major)"
+    ]
+    unreadable = HARBOR.replace("Chords: Em C Am D7", "Chords: Em | C - H7 | D7")
+    assert check_song(unreadable, HARBOR_FORM).problems == [
+        "[Bridge] has 'H7', which is not a chord symbol such as C, Am or G7"
+    ]
+
+
+def test_without_a_key_chords_are_not_checked() -> None:
+    form = SongForm.parse(HARBOR_FORM_STRUCTURE)
+    assert check_song(HARBOR.replace("Chords: Em C Am D7", "Chords: F# Bb"), form).passed
+
+
+def test_lines_before_the_first_tag_and_unknown_tags() -> None:
+    report = check_song("hello there\n[Hook]\nla la la\n" + HARBOR, HARBOR_FORM)
+    assert report.problems[:3] == [
+        "the first line comes before any section tag; start with a tag such as [Verse 1]",
+        "[Hook] is not a section tag; use [Intro], [Verse], [Pre-Chorus], [Chorus], "
+        "[Bridge] or [Outro]",
+        "extra [Hook] at the start; the structure is verse-chorus-verse-bridge-chorus",
+    ]
+    untagged = check_song("a line\nanother line", SongForm.parse("verse"))
+    assert untagged.problems == [
+        "the lyrics have no section tags: put a tag such as [Verse 1] or [Chorus] on its own "
+        "line before each section"
+    ]
+    assert untagged.score == 0.0
+
+
+def test_empty_lyrics_fail_without_an_error() -> None:
+    report = check_song(" \n", HARBOR_FORM)
+    assert not report.passed
+    assert report.problems == ["the lyrics are empty"]
+    assert report.score == 0.0
+
+
+def test_an_empty_sung_section_but_not_an_instrumental_intro() -> None:
+    song = "[Intro]\nChords: G D\n\n" + HARBOR.replace(
+        "[Bridge]\nChords: Em C Am D7\nAnd if the night is long and cold,\n"
+        "I'll keep the words your letters told.\n",
+        "[Bridge]\nChords: Em C Am D7\n",
+    )
+    form = SongForm.parse("intro-verse-chorus-verse-bridge-chorus", key="G")
+    assert check_song(song, form).problems == ["[Bridge] has no lines"]
+
+
+def test_without_a_form_only_tags_and_choruses_are_checked() -> None:
+    assert check_song(HARBOR).passed
+    assert check_song(SUSANNA).expected_structure == ""
+
+
+def test_tags_are_read_loosely() -> None:
+    song = parse_song(
+        "[verse 1: Ana]\nsome words here\n[PRE CHORUS]\nmore words\n[Chorus x2]\nla la\n[Chorus]\nla la"
+    )
+    assert [s.kind for s in song.sections] == ["verse", "pre-chorus", None, "chorus"]
+    assert [s.label for s in song.sections] == ["Verse", "Pre-Chorus", "Chorus x2", "Chorus"]
+
+
+def test_structures() -> None:
+    assert parse_structure("verse-chorus-verse-chorus-bridge-chorus") == (
+        "verse",
+        "chorus",
+        "verse",
+        "chorus",
+        "bridge",
+        "chorus",
+    )
+    assert parse_structure("Intro, Verse, Pre-Chorus, Chorus, Outro") == (
+        "intro",
+        "verse",
+        "pre-chorus",
+        "chorus",
+        "outro",
+    )
+    assert parse_structure(["verse", "prechorus"]) == ("verse", "pre-chorus")
+    with pytest.raises(ValueError, match=r"^section 2 of the structure is not one of intro, verse"):
+        parse_structure("verse-hook-chorus")
+    with pytest.raises(ValueError, match="names no sections"):
+        parse_structure(" - ")
+    assert section_tags(parse_structure("verse-chorus-verse-chorus-bridge-chorus")) == [
+        "Verse 1",
+        "Chorus",
+        "Verse 2",
+        "Chorus",
+        "Bridge",
+        "Chorus",
+    ]
+    assert section_tags(("intro", "verse", "chorus")) == ["Intro", "Verse", "Chorus"]
+
+
+def test_rules_per_section() -> None:
+    form = SongForm.parse("verse-chorus-bridge", rhyme="ABAB; chorus=aabb", syllables={"verse": 8})
+    assert dict(form.rhyme) == {"verse": "ABAB", "chorus": "AABB", "bridge": "ABAB"}
+    assert dict(form.syllables) == {"verse": ((8, 8),)}
+    assert parse_syllables("8, 8, 5 - 6") == ((8, 8), (8, 8), (5, 6))
+    assert parse_syllables(7) == ((7, 7),)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"rhyme": "hook=AABB"}, "the rhyme names a section that is not one of intro, verse"),
+        ({"rhyme": "bridge=AABB"}, "the rhyme names bridge, which the structure does not have"),
+        ({"rhyme": "A"}, "a rhyme scheme is 2 to 16 letters"),
+        ({"rhyme": "AB1B"}, "a rhyme scheme is 2 to 16 letters"),
+        ({"syllables": "eight"}, "syllables are a count"),
+        ({"syllables": "9-6"}, "a syllable range goes from low to high"),
+        ({"syllables": "0"}, "a syllable range goes from low to high"),
+        ({"key": "H minor"}, "a key is a note A to G"),
+    ],
+)
+def test_bad_rules_raise_clear_errors(arguments: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}"):
+        SongForm.parse("verse-chorus", **arguments)
+
+
+def test_keys_and_enharmonics() -> None:
+    assert str(Key.parse("f# minor")) == "F# minor"
+    assert str(Key.parse("E♭m")) == "Eb minor"
+    assert str(Key.parse("CM")) == "C major"
+    assert Key.parse("Db").scale == Key.parse("C#").scale
+    assert Key.parse("C").triads() == ("C", "Dm", "Em", "F", "G", "Am", "Bdim")
+    assert Key.parse("Am").triads() == ("Am", "Bdim", "C", "Dm", "Em", "E", "F", "G")
+    assert Key.parse("Bb").triads()[3] == "Eb"
+    f_major = Key.parse("F")
+    for symbol in ("Bb", "A#", "Gm7", "C7", "Edim", "F/A", "Dm7", "Csus4"):
+        chord = Chord.parse(symbol)
+        assert chord is not None and chord.fits(f_major), symbol
+    for symbol in ("B", "E", "Bbm", "C/B"):
+        chord = Chord.parse(symbol)
+        assert chord is not None and not chord.fits(f_major), symbol
+
+
+def test_minor_keys_take_the_major_five() -> None:
+    a_minor = Key.parse("A minor")
+    for symbol in ("E", "E7", "G#dim7", "Am", "Dm", "F", "G", "Bm7b5"):
+        chord = Chord.parse(symbol)
+        assert chord is not None and chord.fits(a_minor), symbol
+    d_major = Chord.parse("D")
+    assert d_major is not None and not d_major.fits(a_minor)
+    assert d_major.fits(a_minor.parallel)
+
+
+def test_unreadable_chords() -> None:
+    for symbol in ("H", "Cmaj13#11", "c", "C-G", "Am/X"):
+        assert Chord.parse(symbol) is None, symbol
