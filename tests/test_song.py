@@ -299,7 +299,8 @@ def test_without_a_form_only_tags_and_choruses_are_checked() -> None:
 
 def test_tags_are_read_loosely() -> None:
     song = parse_song(
-        "[verse 1: Ana]\nsome words here\n[PRE CHORUS]\nmore words\n[Chorus x2]\nla la\n[Chorus]\nla la"
+        "[verse 1: Ana]\nsome words here\n[PRE CHORUS]\nmore words\n"
+        "[Chorus x2]\nla la\n[Chorus]\nla la"
     )
     assert [s.kind for s in song.sections] == ["verse", "pre-chorus", None, "chorus"]
     assert [s.label for s in song.sections] == ["Verse", "Pre-Chorus", "Chorus x2", "Chorus"]
@@ -363,6 +364,12 @@ def test_bad_rules_raise_clear_errors(arguments: dict[str, str], message: str) -
         SongForm.parse("verse-chorus", **arguments)
 
 
+def chord(symbol: str) -> Chord:
+    parsed = Chord.parse(symbol)
+    assert parsed is not None, symbol
+    return parsed
+
+
 def test_keys_and_enharmonics() -> None:
     assert str(Key.parse("f# minor")) == "F# minor"
     assert str(Key.parse("E♭m")) == "Eb minor"
@@ -373,21 +380,17 @@ def test_keys_and_enharmonics() -> None:
     assert Key.parse("Bb").triads()[3] == "Eb"
     f_major = Key.parse("F")
     for symbol in ("Bb", "A#", "Gm7", "C7", "Edim", "F/A", "Dm7", "Csus4"):
-        chord = Chord.parse(symbol)
-        assert chord is not None and chord.fits(f_major), symbol
+        assert chord(symbol).fits(f_major), symbol
     for symbol in ("B", "E", "Bbm", "C/B"):
-        chord = Chord.parse(symbol)
-        assert chord is not None and not chord.fits(f_major), symbol
+        assert not chord(symbol).fits(f_major), symbol
 
 
 def test_minor_keys_take_the_major_five() -> None:
     a_minor = Key.parse("A minor")
     for symbol in ("E", "E7", "G#dim7", "Am", "Dm", "F", "G", "Bm7b5"):
-        chord = Chord.parse(symbol)
-        assert chord is not None and chord.fits(a_minor), symbol
-    d_major = Chord.parse("D")
-    assert d_major is not None and not d_major.fits(a_minor)
-    assert d_major.fits(a_minor.parallel)
+        assert chord(symbol).fits(a_minor), symbol
+    assert not chord("D").fits(a_minor)
+    assert chord("D").fits(a_minor.parallel)
 
 
 def test_unreadable_chords() -> None:
