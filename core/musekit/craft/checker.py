@@ -13,8 +13,8 @@ from musekit.craft.phonetics import line_syllables, stresses, words
 from musekit.craft.report import FormReport, LineReport
 from musekit.craft.rhymes import RHYME_THRESHOLD, rhyme_letters, rhyme_strength, split_stanzas
 
-METER_TOLERANCE = 1.5
-"""How far off iambic stress (:attr:`IambicFit.off`) a line may be before it is flagged."""
+METER_TOLERANCE = 1.25
+"""How far off iambic stress (:attr:`IambicFit.off`) a line may be and not be flagged."""
 REFRAIN_SIMILARITY = 0.8
 """How close (word sequence ratio) a refrain must be to the line it repeats."""
 _WEIGHTS = {"lines": 1.0, "stanzas": 0.5, "syllables": 2.0, "rhyme": 2.0, "meter": 1.0}
@@ -193,7 +193,7 @@ def _check_meter(tally: _Tally, spec: Form, poem: list[str], counts: list[int]) 
             fit = iambic_fit(line, counts[i], spec.iambic_feet)
             readings.append(fit.stress)
             problem = None
-            if fit.off >= METER_TOLERANCE:
+            if fit.off > METER_TOLERANCE:
                 problem = (
                     f"line {i + 1} is not iambic {_METERS.get(spec.iambic_feet, 'verse')}: "
                     f"its stresses fall {fit.stress}, expected {'01' * spec.iambic_feet}"

@@ -17,6 +17,9 @@ PROMOTION_COST = 0.5
 """An unstressed syllable of a longer word on the beat ("tem-per-ATE")."""
 EXTRA_COST = 0.5
 """An extra unstressed syllable before a beat (an anapest: "we have GIV'N")."""
+SHIFT_COST = 0.5
+"""A two-syllable word stressed on its first syllable when the dictionary has only the second
+("PER-fumes" where today's dictionary says "per-FUMES"): older and poetic stress."""
 
 _IAMB = "01"
 _INVERTED = "10"
@@ -30,7 +33,7 @@ class IambicFit(NamedTuple):
 
     ``off`` adds :data:`CLASH_COST` for each stressed syllable of a longer word off
     the beat, and smaller costs for milder variations (:data:`SOFT_COST`,
-    :data:`PROMOTION_COST`, :data:`EXTRA_COST`).
+    :data:`PROMOTION_COST`, :data:`EXTRA_COST`, :data:`SHIFT_COST`).
     """
 
     stress: str
@@ -65,17 +68,25 @@ def _placements(
             yield end, ends_extra, EXTRA_COST + more
 
 
+def _meter_options(word: str) -> list[tuple[str, float]]:
+    """A word's stress readings with what each costs: shifted "01" words cost a little."""
+    options = [(option, 0.0) for option in word_stress_options(word)]
+    if any(option == "01" for option, _ in options) and all(o != "10" for o, _ in options):
+        options.append(("10", SHIFT_COST))
+    return options
+
+
 def _best_readings(line: str, first_foot: str) -> dict[_State, tuple[float, str]]:
     best: dict[_State, tuple[float, str]] = {(0, 0, False): (0.0, "")}
     for word in words(line):
         step: dict[_State, tuple[float, str]] = {}
         for (count, position, extra), (cost, stress) in best.items():
-            for option in word_stress_options(word):
+            for option, shift in _meter_options(word):
                 for end, ends_extra, more in _placements(
                     option, len(option) > 1, position, extra, first_foot
                 ):
                     key = (count + len(option), end, ends_extra)
-                    candidate = (cost + more, stress + option)
+                    candidate = (cost + shift + more, stress + option)
                     if key not in step or candidate < step[key]:
                         step[key] = candidate
         best = step

@@ -15,7 +15,10 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _VOWEL_GROUP = re.compile(r"[aeiouy]+")
 _TWO_VOWELS = re.compile(r"(?<![cgst])i[ao]|u[ao]|iu|ii")  # "via", "duo": one group, two sounds
 _SYNCOPE = re.compile(r"(V|AW1|AY1) (AH0|IH0|ER0)((?: N)?(?: [ZD])?)$")
-"""The unstressed vowel poets drop: "heav'n", "ev'r", "pow'r", "fi'r"."""
+"""The unstressed vowel poets drop: "heav'n", "giv'n", "pow'r", "fi'r", "ev'r"."""
+_ENDS_IN_VER = re.compile(r"V ER0(?: [ZD])?$")
+_SYNCOPE_ER = frozenset("ever never over forever however whatever whenever wherever".split())
+"""Words in -ver that poets shorten ("e'er", "ne'er", "o'er"); "river" stays two syllables."""
 MAX_STRESS_PATTERNS = 64
 
 _FUNCTION_WORDS = """
@@ -82,7 +85,11 @@ def _readings(digits: str, word: str) -> list[str]:
 def lookup(word: str) -> tuple[str, ...]:
     """A word's pronunciations, with elisions ("lov'd", "heav'n") and possessives resolved."""
     pronunciations = _dictionary_lookup(word)
-    syncopated = (_SYNCOPE.sub(_drop_vowel, p) for p in pronunciations if _vowel_count(p) > 1)
+    syncopated = (
+        _SYNCOPE.sub(_drop_vowel, p)
+        for p in pronunciations
+        if _vowel_count(p) > 1 and (word in _SYNCOPE_ER or not _ENDS_IN_VER.search(p))
+    )
     return tuple(dict.fromkeys((*pronunciations, *syncopated)))
 
 

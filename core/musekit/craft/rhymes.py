@@ -99,7 +99,7 @@ def _sound_strength(a: str, b: str) -> float:
     if last_a == last_b:
         return 0.6  # unstressed end rhyme: "memory" / "see"
     if tail_a[1:] and tail_a[1:] == tail_b[1:]:
-        return 0.4  # consonance: "love" / "move"
+        return 0.5  # consonance, a half rhyme: "come" / "doom"
     return 0.0
 
 
