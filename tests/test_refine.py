@@ -206,6 +206,39 @@ async def test_repair_samples_ask_for_several_rewrites_of_each_draft() -> None:
     assert refined.best.text == THREE
 
 
+async def test_a_repair_can_bring_its_own_request_and_be_put_back_into_its_draft() -> None:
+    # A line-level repair: ask for one more line (a few tokens), append it to the draft.
+    line_request = ChatRequest(
+        messages=(Message(role="user", content="one more line"),),
+        sampling=Sampling(max_tokens=6, temperature=0.5),
+    )
+
+    def add_line(text: str, report: Lines) -> ChatRequest:
+        assert (text, report.count) == (TWO, 2)
+        return line_request
+
+    def append(text: str, report: Lines, answer: str) -> str:
+        return f"{text}\n{answer.strip()}"
+
+    engine = FakeEngine([TWO], default="ripples fade")
+    refined = await refine(
+        engine,
+        REQUEST,
+        three_lines,
+        add_line,
+        candidates=1,
+        repair_samples=3,
+        apply_repair=append,
+        # The draft's tokens, then room for exactly one line request of 3 x 6 tokens.
+        token_budget=len(split_tokens(TWO)) + 3 * 6,
+    )
+    assert engine.requests[1] == line_request.model_copy(update={"n": 3})
+    assert len(engine.requests) == 2
+    assert refined.best.text == f"{TWO}\nripples fade"
+    assert refined.best.report.passed
+    assert refined.best.round == 1
+
+
 def candidate(
     text: str, *, count: int, quality: float, truncated: bool = False
 ) -> Candidate[Lines]:

@@ -16,6 +16,7 @@ import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, Protocol, TypeVar
 
 from musekit.context import Context
@@ -116,12 +117,13 @@ async def refine(
     source: Context | Engine,
     request: ChatRequest,
     check: Callable[[str], R],
-    repair_prompt: Callable[[str, R], Sequence[Message]],
+    repair_prompt: Callable[[str, R], Sequence[Message] | ChatRequest],
     *,
     candidates: int = 4,
     repair_rounds: int = 2,
     repairs_per_round: int = 2,
     repair_samples: int = 1,
+    apply_repair: Callable[[str, R, str], str] | None = None,
     token_budget: int | None = None,
     time_budget: float | None = None,
     clean: Callable[[str], str] = str.strip,
@@ -133,10 +135,15 @@ async def refine(
     its status line shows progress, and its ``cancelled`` event is honoured) or a bare
     :class:`~musekit.engine.base.Engine`. ``request`` is the drafting request; its
     ``n`` is replaced by ``candidates``. Each draft is passed through ``clean`` and then
-    ``check``. While no draft passes, each repair round takes the top
-    ``repairs_per_round`` failing drafts not yet repaired and sends, for each, one
-    request of ``repair_samples`` samples whose messages are
-    ``repair_prompt(text, report)`` (same sampling as ``request``); at most
+    ``check``.
+
+    Repairs: while no draft passes, each round takes the top ``repairs_per_round``
+    failing drafts not yet repaired and sends, for each, one request of
+    ``repair_samples`` samples: ``repair_prompt(text, report)`` gives its messages
+    (sent with the drafting request's sampling) or a whole :class:`ChatRequest` (its
+    own sampling, say a few tokens to rewrite one line). Each answer becomes a new
+    draft: the answer itself, or ``apply_repair(text, report, answer)`` if given (to
+    put a rewritten line back in its poem), then cleaned and checked. At most
     ``repair_rounds`` rounds run.
 
     Budgets: ``token_budget`` caps the completion tokens of all requests together,
@@ -166,41 +173,43 @@ async def refine(
                 raise asyncio.CancelledError
             ctx.status(message)
 
+    def repair_request(target: Candidate[R]) -> ChatRequest:
+        prompt = repair_prompt(target.text, target.report)
+        if isinstance(prompt, ChatRequest):
+            return prompt.model_copy(update={"n": repair_samples})
+        return request.model_copy(update={"messages": tuple(prompt), "n": repair_samples})
+
     first = candidates if token_budget is None else min(candidates, token_budget // per_sample)
     say(f"writing {_drafts(first)}")
     run.requests += 1
-    completion = await engine.complete(request.model_copy(update={"n": first}))
-    run.add(completion, round_=0)
+    run.add(await engine.complete(request.model_copy(update={"n": first})), round_=0)
     stopped: str | None = None
     rounds = 0
     repaired: set[str] = set()
     while rounds < repair_rounds and not run.best.report.passed:
-        targets = [c for c in rank(run.pool) if not c.report.passed and c.text not in repaired]
-        targets = targets[:repairs_per_round]
-        if token_budget is not None:
-            affordable = (token_budget - run.spent) // (per_sample * repair_samples)
-            if affordable < len(targets):
-                stopped = "Stopped repairing: the token budget ran out."
-                targets = targets[:affordable]
         if deadline is not None and loop.time() >= deadline:
             stopped = _OUT_OF_TIME
             break
-        if not targets:
+        targets = [c for c in rank(run.pool) if not c.report.passed and c.text not in repaired]
+        jobs = [(t, repair_request(t)) for t in targets[:repairs_per_round]]
+        if token_budget is not None:
+            affordable = _affordable([r for _, r in jobs], token_budget - run.spent)
+            if affordable < len(jobs):
+                stopped = "Stopped repairing: the token budget ran out."
+                jobs = jobs[:affordable]
+        if not jobs:
             break
         rounds += 1
-        say(f"repairing {_drafts(len(targets))} (round {rounds})")
-        repairs = [
-            request.model_copy(
-                update={"messages": tuple(repair_prompt(t.text, t.report)), "n": repair_samples}
-            )
-            for t in targets
-        ]
-        repaired.update(t.text for t in targets)
-        run.requests += len(repairs)
-        done, failure = await _complete_all(engine, repairs, deadline)
-        for repair in done:
-            run.add(repair, round_=rounds)
-        run.abandoned += (len(repairs) - len(done)) * per_sample * repair_samples
+        say(f"repairing {_drafts(len(jobs))} (round {rounds})")
+        repaired.update(t.text for t, _ in jobs)
+        run.requests += len(jobs)
+        answers, failure = await _complete_all(engine, [r for _, r in jobs], deadline)
+        for (target, sent), answer in zip(jobs, answers, strict=True):
+            if answer is None:  # abandoned: count it at its full allowance
+                run.abandoned += sent.sampling.max_tokens * sent.n
+            else:
+                fix = partial(apply_repair, target.text, target.report) if apply_repair else None
+                run.add(answer, round_=rounds, fix=fix)
         if failure is not None:
             stopped = failure
             break
@@ -213,6 +222,17 @@ async def refine(
         repair_rounds=rounds,
         stopped=None if run.best.report.passed else stopped,
     )
+
+
+def _affordable(requests: Sequence[ChatRequest], tokens: int) -> int:
+    """How many of ``requests``, in order, fit in ``tokens`` at their full allowance."""
+    count = 0
+    for request in requests:
+        tokens -= request.sampling.max_tokens * request.n
+        if tokens < 0:
+            break
+        count += 1
+    return count
 
 
 _OUT_OF_TIME = "Stopped repairing: the time budget ran out."
@@ -267,10 +287,13 @@ class _Run(Generic[R]):
     def best(self) -> Candidate[R]:
         return rank(self.pool)[0]
 
-    def add(self, completion: Completion, round_: int) -> None:
+    def add(
+        self, completion: Completion, round_: int, fix: Callable[[str], str] | None = None
+    ) -> None:
+        """Check and keep each new text of ``completion`` (made whole by ``fix``, if given)."""
         self.usage = self.usage + completion.usage
         for choice in completion.choices:
-            text = self.clean(choice.text)
+            text = self.clean(fix(choice.text) if fix else choice.text)
             if text in self.seen:
                 continue
             self.seen.add(text)
@@ -287,8 +310,9 @@ class _Run(Generic[R]):
 
 async def _complete_all(
     engine: Engine, requests: Sequence[ChatRequest], deadline: float | None
-) -> tuple[list[Completion], str | None]:
-    """Run requests concurrently; return those that finished, in order, and why any did not.
+) -> tuple[list[Completion | None], str | None]:
+    """Run requests concurrently; return their completions in order (``None`` for those
+    that did not finish) and why any did not.
 
     An engine error or the ``deadline`` (event-loop time) cancels the rest; anything
     else propagates.
@@ -303,16 +327,16 @@ async def _complete_all(
         for task in unfinished:
             task.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
-    done: list[Completion] = []
+    done: list[Completion | None] = []
     failure = _OUT_OF_TIME if pending else None
     for task in tasks:
-        if task.cancelled():
-            continue
-        error = task.exception()
-        if error is None:
-            done.append(task.result())
-        elif isinstance(error, EngineError):
-            failure = "Stopped repairing: the model failed, so this is the best draft so far."
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:
+            done.append(None)
         else:
+            done.append(task.result())
+        if isinstance(error, EngineError):
+            failure = "Stopped repairing: the model failed, so this is the best draft so far."
+        elif error is not None:
             raise error
     return done, failure
