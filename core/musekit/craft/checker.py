@@ -128,12 +128,15 @@ def _check_counts(
     found = tally.lines
     if expected_lines is not None:
         off = abs(found - expected_lines)
-        problem = f"the poem has {found} lines, expected {expected_lines}" if off else None
+        problem = f"the poem has {_lines(found)}, expected {expected_lines}" if off else None
         tally.add("lines", max(0.0, 1 - off / expected_lines), problem)
     if expected_stanzas is not None:
         off = abs(len(blocks) - expected_stanzas)
         problem = (
-            f"the poem has {len(blocks)} stanzas, expected {expected_stanzas}" if off else None
+            f"the poem has {len(blocks)} stanza{'' if len(blocks) == 1 else 's'}, "
+            f"expected {expected_stanzas}"
+            if off
+            else None
         )
         tally.add("stanzas", max(0.0, 1 - off / expected_stanzas), problem)
     layout = tuple(len(block) for block in blocks)
@@ -145,6 +148,10 @@ def _check_counts(
             0.0,
             f"the stanzas have {shown} lines, expected {wanted} (or no stanza breaks)",
         )
+
+
+def _lines(count: int) -> str:
+    return f"{count} line{'' if count == 1 else 's'}"
 
 
 def _closest(possible: frozenset[int], target: Range | None, usual: int) -> int:
@@ -170,8 +177,9 @@ def _check_syllables(tally: _Tally, spec: Form, poem: list[str]) -> list[int]:
         target = spec.syllables[i] if spec.syllables and i < len(spec.syllables) else None
         count = _closest(found.possible, target, usual)
         if spec.iambic_feet and target is not None:
-            fitting = [n for n in found.possible if target[0] <= n <= target[1]] or [count]
-            count = min(fitting, key=lambda n: (iambic_fit(line, n, spec.iambic_feet).off, n))
+            fitting = [n for n in found.possible if target[0] <= n <= target[1]]
+            if len(fitting) > 1:  # the reading that scans best
+                count = min(fitting, key=lambda n: (iambic_fit(line, n, spec.iambic_feet).off, n))
         counts.append(count)
         if target is None:
             continue
@@ -187,29 +195,40 @@ def _check_syllables(tally: _Tally, spec: Form, poem: list[str]) -> list[int]:
 
 
 def _check_meter(tally: _Tally, spec: Form, poem: list[str], counts: list[int]) -> list[str]:
-    readings: list[str] = []
+    """Iambic fit and beats per line; returns the stress reading shown for each line."""
+    readings = []
     for i, line in enumerate(poem):
-        if spec.iambic_feet:
-            fit = iambic_fit(line, counts[i], spec.iambic_feet)
-            readings.append(fit.stress)
-            problem = None
-            if fit.off > METER_TOLERANCE:
-                problem = (
-                    f"line {i + 1} is not iambic {_METERS.get(spec.iambic_feet, 'verse')}: "
-                    f"its stresses fall {fit.stress}, expected {'01' * spec.iambic_feet}"
-                )
-            tally.add("meter", fit.score, problem, i + 1)
-        else:
-            readings.append(next((s for s in stresses(line) if len(s) == counts[i]), ""))
+        readings.append(_check_iambs(tally, spec.iambic_feet, i + 1, line, counts[i]))
         if spec.beats and i < len(spec.beats):
-            (low, high), (want_low, want_high) = beats(line), spec.beats[i]
-            if high < want_low or low > want_high + 1:
-                found = high if high < want_low else low
-                problem = f"line {i + 1} has {found} beats, expected {_describe(spec.beats[i])}"
-                tally.add("beats", 0.0, problem, i + 1)
-            else:
-                tally.add("beats", 1.0)
+            _check_beats(tally, spec.beats[i], i + 1, line)
     return readings
+
+
+def _check_iambs(tally: _Tally, feet: int | None, number: int, line: str, count: int) -> str:
+    if not feet or count > 2 * feet + 3:  # far too long: the syllable problem says so
+        if feet:
+            tally.add("meter", 0.0)
+        return next((s for s in stresses(line) if len(s) == count), "")
+    fit = iambic_fit(line, count, feet)
+    problem = None
+    if fit.off > METER_TOLERANCE:
+        problem = (
+            f"line {number} is not iambic {_METERS.get(feet, 'verse')}: "
+            f"its stresses fall {fit.stress}, expected {'01' * feet}"
+        )
+    tally.add("meter", fit.score, problem, number)
+    return fit.stress
+
+
+def _check_beats(tally: _Tally, target: Range, number: int, line: str) -> None:
+    (low, high), (want_low, want_high) = beats(line), target
+    if high < want_low or low > want_high + 1:
+        found = high if high < want_low else low
+        tally.add(
+            "beats", 0.0, f"line {number} has {found} beats, expected {_describe(target)}", number
+        )
+    else:
+        tally.add("beats", 1.0)
 
 
 def _letters_of(scheme: str) -> str:
