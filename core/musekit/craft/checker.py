@@ -9,9 +9,15 @@ from string import ascii_uppercase
 
 from musekit.craft.forms import Form, Range, get_form
 from musekit.craft.meter import beats, iambic_fit
-from musekit.craft.phonetics import line_syllables, stresses, words
+from musekit.craft.phonetics import LineSyllables, line_syllables, stresses, words
 from musekit.craft.report import FormReport, LineReport
-from musekit.craft.rhymes import RHYME_THRESHOLD, rhyme_letters, rhyme_strength, split_stanzas
+from musekit.craft.rhymes import (
+    RHYME_THRESHOLD,
+    join_scheme,
+    rhyme_letters,
+    rhyme_strength,
+    split_stanzas,
+)
 
 METER_TOLERANCE = 1.25
 """How far off iambic stress (:attr:`IambicFit.off`) a line may be and not be flagged."""
@@ -77,7 +83,8 @@ def check(
     tally = _Tally(len(poem))
     _check_counts(tally, spec, blocks, expected_lines, stanzas)
     letters = rhyme_letters(poem)
-    counts = _check_syllables(tally, spec, poem)
+    found = [line_syllables(line) for line in poem]
+    counts = _check_syllables(tally, spec, poem, found)
     fits = _check_meter(tally, spec, poem, counts)
     _check_rhyme(tally, spec, poem, letters, rhymed)
     _check_refrains(tally, spec, poem)
@@ -86,22 +93,20 @@ def check(
         LineReport(
             text=line,
             syllables=counts[i],
-            possible_syllables=sorted(line_syllables(line).possible),
-            uncertain=line_syllables(line).uncertain,
+            possible_syllables=sorted(found[i].possible),
+            uncertain=found[i].uncertain,
             stress=fits[i],
             rhyme=letters[i] if letters[i] in partnered else "",
             problems=tally.line_problems.get(i + 1, []),
         )
         for i, line in enumerate(poem)
     ]
-    flat = iter(letters)
-    scheme = " ".join("".join(next(flat) for _ in block) for block in blocks)
     return FormReport(
         form=spec.name,
         passed=not tally.problems,
         score=tally.score(),
         lines=reports,
-        rhyme_scheme=scheme,
+        rhyme_scheme=join_scheme(blocks, letters),
         problems=tally.problems,
     )
 
@@ -168,10 +173,11 @@ def _describe(target: Range) -> str:
     return f"{low} or {high}" if high == low + 1 else f"{low} to {high}"
 
 
-def _check_syllables(tally: _Tally, spec: Form, poem: list[str]) -> list[int]:
+def _check_syllables(
+    tally: _Tally, spec: Form, poem: list[str], syllables: list[LineSyllables]
+) -> list[int]:
     counts: list[int] = []
-    for i, line in enumerate(poem):
-        found = line_syllables(line)
+    for i, (line, found) in enumerate(zip(poem, syllables, strict=True)):
         readings = stresses(line)
         usual = len(readings[0]) if readings else 0
         target = spec.syllables[i] if spec.syllables and i < len(spec.syllables) else None

@@ -194,8 +194,13 @@ def rhyme_scheme(lines: Sequence[str]) -> str:
     if isinstance(lines, str):
         lines = lines.splitlines()
     stanzas = split_stanzas(lines)
-    letters = iter(rhyme_letters([line for stanza in stanzas for line in stanza]))
-    return " ".join("".join(next(letters) for _ in stanza) for stanza in stanzas)
+    return join_scheme(stanzas, rhyme_letters([line for stanza in stanzas for line in stanza]))
+
+
+def join_scheme(stanzas: Sequence[Sequence[str]], letters: Sequence[str]) -> str:
+    """Rhyme letters written stanza by stanza, a space between stanzas."""
+    flat = iter(letters)
+    return " ".join("".join(next(flat) for _ in stanza) for stanza in stanzas)
 
 
 def split_stanzas(lines: Sequence[str]) -> list[list[str]]:
