@@ -144,35 +144,28 @@ def rhyme_letters(lines: Sequence[str]) -> list[str]:
     rhyme, then any still alone join the group they rhyme with best: a slant
     rhyme does not pull a line into a group that a later perfect rhyme founds.
     """
-    ends = [_last_word(line) for line in lines]
+    ends = {i: word for i, line in enumerate(lines) if (word := _last_word(line)) is not None}
     groups: list[list[int]] = []
-    for i, word in enumerate(ends):
-        if word is not None:
-            _join(groups, i, ends, groups, 1.0)
-    for only_alone in (True, False):
+    for i in ends:
+        _place(i, groups, groups, ends, 1.0)
+    for lone_first in (True, False):
         for group in [g for g in groups if len(g) == 1]:
-            if len(group) == 1 and len(groups) > 1:
+            if len(group) == 1:  # still alone
                 groups.remove(group)
-                pool = [g for g in groups if len(g) == 1] if only_alone else groups
-                _join(pool, group[0], ends, groups, RHYME_THRESHOLD)
-    order = sorted(groups, key=min)
-    letter_of = {i: _letter(n) for n, group in enumerate(order) for i in group}
+                pool = [g for g in groups if len(g) == 1] if lone_first else groups
+                _place(group[0], pool, groups, ends, RHYME_THRESHOLD)
+    letter_of = {i: _letter(n) for n, group in enumerate(sorted(groups, key=min)) for i in group}
     return [letter_of.get(i, "") for i in range(len(lines))]
 
 
-def _join(
-    pool: list[list[int]], i: int, ends: list[str | None], groups: list[list[int]], floor: float
+def _place(
+    i: int, pool: list[list[int]], groups: list[list[int]], ends: dict[int, str], floor: float
 ) -> None:
-    """Add line ``i`` to the group in ``pool`` it rhymes with best (if >= floor), else a new one."""
-    word = ends[i]
-    assert word is not None
-    best, score = None, 0.0
-    for group in pool:
-        strength = max(rhyme_strength(word, ends[j] or "") for j in group)
-        if strength > score:
-            best, score = group, strength
-    if best is not None and score >= floor:
-        best.append(i)
+    """Add line ``i`` to the group of ``pool`` it rhymes with best, if at ``floor``; else alone."""
+    scores = [max(rhyme_strength(ends[i], ends[j]) for j in group) for group in pool]
+    best = max(range(len(pool)), key=lambda n: (scores[n], -n), default=None)
+    if best is not None and scores[best] >= floor:
+        pool[best].append(i)
     else:
         groups.append([i])
 
