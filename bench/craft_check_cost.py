@@ -22,6 +22,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from musekit.engine.embedded import EmbeddedEngine
 from musekit.engine.models import default_model_path
@@ -35,9 +36,16 @@ USER = (
 )
 
 
-async def generate(
-    engine: EmbeddedEngine, topic: str, seed: int, max_tokens: int
-) -> tuple[str, float]:
+@dataclass(frozen=True)
+class Sonnet:
+    """A generated sonnet: its text, tokens and generation time."""
+
+    text: str
+    tokens: int
+    seconds: float
+
+
+async def generate(engine: EmbeddedEngine, topic: str, seed: int, max_tokens: int) -> Sonnet:
     request = ChatRequest(
         messages=(
             Message(role="system", content=SYSTEM),
@@ -47,7 +55,8 @@ async def generate(
     )
     started = time.perf_counter()
     completion = await engine.complete(request)
-    return completion.text, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return Sonnet(completion.text, completion.usage.completion_tokens, seconds)
 
 
 def timed(function: Callable[..., object], *args: object) -> float:
@@ -60,10 +69,8 @@ async def measure(args: argparse.Namespace) -> None:
     engine = EmbeddedEngine(default_model_path(), threads=args.threads)
     await engine.load()
     await generate(engine, "warming up", 0, 8)
-    first, first_seconds = await generate(engine, "the sea", args.seed, args.max_tokens)
-    second, second_seconds = await generate(
-        engine, "a city at night", args.seed + 1, args.max_tokens
-    )
+    first = await generate(engine, "the sea", args.seed, args.max_tokens)
+    second = await generate(engine, "a city at night", args.seed + 1, args.max_tokens)
     await engine.aclose()
 
     started = time.perf_counter()
@@ -71,31 +78,31 @@ async def measure(args: argparse.Namespace) -> None:
 
     import_seconds = time.perf_counter() - started
     assert not Pronunciations.shared().loaded, "the dictionary must load lazily"
-    cold = timed(check, first, "shakespearean-sonnet")
+    cold = timed(check, first.text, "shakespearean-sonnet")
     load = Pronunciations.shared().load_seconds or 0.0
-    warm = timed(check, second, "shakespearean-sonnet")
+    warm = timed(check, second.text, "shakespearean-sonnet")
     repeat = statistics.median(
-        timed(check, second, "shakespearean-sonnet") for _ in range(args.repeats)
+        timed(check, second.text, "shakespearean-sonnet") for _ in range(args.repeats)
     )
 
     print(f"model {engine.model}, n_threads {engine.threads}, max_tokens {args.max_tokens}")
-    for name, text, seconds in (
-        ("sonnet 1", first, first_seconds),
-        ("sonnet 2", second, second_seconds),
-    ):
-        report = check(text, "shakespearean-sonnet")
-        lines = len(report.lines)
-        print(f"{name}: generated in {seconds:.2f}s, {lines} lines, {report.summary()}")
+    for name, sonnet in (("sonnet 1", first), ("sonnet 2", second)):
+        report = check(sonnet.text, "shakespearean-sonnet")
+        print(
+            f"{name}: {sonnet.tokens} tokens in {sonnet.seconds:.2f}s "
+            f"({sonnet.tokens / sonnet.seconds:.1f} tokens/s), {len(report.lines)} lines, "
+            f"{report.summary()}"
+        )
     print(f"import musekit.craft: {import_seconds * 1000:.1f} ms (dictionary not loaded)")
     print(f"dictionary load: {load * 1000:.1f} ms (inside the cold check)")
     print(f"{'check':8} {'ms':>9} {'ratio to generating':>20}")
-    print(f"{'cold':8} {cold * 1000:9.2f} {cold / first_seconds:20.5f}")
-    print(f"{'warm':8} {warm * 1000:9.2f} {warm / second_seconds:20.5f}")
-    print(f"{'repeat':8} {repeat * 1000:9.2f} {repeat / second_seconds:20.5f}")
-    ratio = warm / second_seconds
+    print(f"{'cold':8} {cold * 1000:9.2f} {cold / first.seconds:20.5f}")
+    print(f"{'warm':8} {warm * 1000:9.2f} {warm / second.seconds:20.5f}")
+    print(f"{'repeat':8} {repeat * 1000:9.2f} {repeat / second.seconds:20.5f}")
+    ratio = warm / second.seconds
     verdict = "ok" if ratio < TARGET else "ABOVE TARGET"
     print(f"warm ratio: {ratio:.5f} (target < {TARGET}) {verdict}")
-    print(f"cold ratio: {cold / first_seconds:.5f} (for information: includes the dictionary load)")
+    print(f"cold ratio: {cold / first.seconds:.5f} (for information: includes the dictionary load)")
 
 
 def main() -> None:
