@@ -31,6 +31,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(
         "platformdirs.user_config_path", lambda app, *args, **kwargs: tmp_path / "xdg" / app
     )
+    # Nor may the user's store: the default SQLite file goes to a per-test data folder.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setattr(
+        "platformdirs.user_data_path", lambda app, *args, **kwargs: tmp_path / "xdg-data" / app
+    )
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")

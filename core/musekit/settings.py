@@ -218,6 +218,21 @@ class PluginsSettings(BaseModel):
         )
 
 
+class StoreSettings(BaseModel):
+    """Where musekit keeps invocations, ideas and votes, and for how long."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: SecretStr | None = Field(
+        None,
+        description="Database URL (sqlite:///PATH or postgresql://...); default: a SQLite "
+        "file in the user's data folder.",
+    )
+    retention_days: int | None = Field(
+        None, ge=1, description="Remove invocations older than this many days; default: keep."
+    )
+
+
 class Settings(BaseSettings):
     """All of musekit's settings."""
 
@@ -232,6 +247,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     plugins: PluginsSettings = PluginsSettings()
     serve: ServeSettings = ServeSettings()
+    store: StoreSettings = StoreSettings()
     plugin_config: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-plugin sections, checked by each plugin's model."
     )
