@@ -20,6 +20,7 @@ _EXPORTS = {
     "Limits": "musekit.spec",
     "Example": "musekit.spec",
     "Context": "musekit.context",
+    "Turn": "musekit.context",
     "Result": "musekit.result",
     "Section": "musekit.result",
     "ResultField": "musekit.result",
@@ -55,6 +56,9 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from musekit.context import (
         Context as Context,
+    )
+    from musekit.context import (
+        Turn as Turn,
     )
     from musekit.engine import (
         ChatRequest as ChatRequest,

@@ -48,8 +48,10 @@ def register_commands(register: RegisterCommand) -> None:
 
 
 @hookspec
-def register_permission_checks(register: RegisterPermissionCheck) -> None:
-    """Register checks that can deny an invocation before it runs."""
+def register_permission_checks(
+    register: RegisterPermissionCheck, settings: BaseModel | None
+) -> None:
+    """Register checks that can deny an invocation before it runs, given this plugin's settings."""
 
 
 @hookspec

@@ -171,20 +171,24 @@ class PluginHost:
                 )
 
     def _collect(self, plugin: object, info: PluginInfo) -> None:
-        """Call this plugin's ``register_*`` hooks with callbacks bound to it."""
+        """Call this plugin's ``register_*`` hooks with callbacks bound to it.
+
+        Settings are validated before permission checks register, which may read them.
+        """
         registrars: dict[str, Callable[..., None]] = {
             "register_commands": lambda spec, handler: self._add_command(info, spec, handler),
+            "register_settings": lambda model: self._add_settings(info, model),
             "register_permission_checks": lambda check: self.permission_checks.append(
                 (info.name, check)
             ),
-            "register_settings": lambda model: self._add_settings(info, model),
         }
         for hook_name, register in registrars.items():
             for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
                 if impl.plugin is not plugin:
                     continue
+                offered = {"register": register, "settings": info.settings}
                 try:
-                    impl.function(**({"register": register} if impl.argnames else {}))
+                    impl.function(**{name: offered[name] for name in impl.argnames})
                 except Exception as exc:
                     self._drop(plugin, info)
                     self._fail(info, f"raised in {hook_name}", exc)

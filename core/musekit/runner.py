@@ -6,10 +6,11 @@ import asyncio
 import logging
 import time
 
-from musekit.context import Context
+from musekit.context import Context, Turn
 from musekit.engine.base import Engine
 from musekit.engine.budget import BudgetedEngine, DeltaCallback
 from musekit.errors import CommandTimeout, MusekitError, PermissionDenied, PluginFailure
+from musekit.guards.permissions import check_permissions
 from musekit.invocation import Invocation
 from musekit.plugins import PluginHost, RegisteredCommand
 from musekit.result import Metrics, Result
@@ -36,10 +37,13 @@ class Runner:
         *,
         on_delta: DeltaCallback | None = None,
         on_status: StatusCallback | None = None,
+        history: tuple[Turn, ...] = (),
     ) -> Result:
-        """Run one invocation and return its result."""
+        """Run one invocation and return its result; ``history`` is its conversation so far."""
         command = self.host.command(invocation.command)
-        self._check_permission(invocation, command)
+        denial = check_permissions(self.host, invocation, command.spec)
+        if denial is not None:
+            raise PermissionDenied(denial)
         params = command.spec.validate_params(invocation.params)
         engine = BudgetedEngine(
             self.engine,
@@ -57,6 +61,7 @@ class Runner:
                 {"invocation_id": invocation.id},
             ),
             on_status=on_status,
+            history=history,
         )
         started = time.perf_counter()
         deadline = asyncio.timeout(command.spec.limits.max_seconds)
@@ -100,25 +105,12 @@ class Runner:
             }
         )
 
-    def _check_permission(self, invocation: Invocation, command: RegisteredCommand) -> None:
-        for plugin, check in self.host.permission_checks:
-            try:
-                reason = check(invocation, command.spec)
-            except Exception as exc:
-                self._log_failure(invocation, command, exc, where=f"permission check of {plugin!r}")
-                reason = "a permission check failed, so the command was not run"
-            if reason is not None:
-                raise PermissionDenied(f"You can't run '{command.spec.name}': {reason}.")
-
     @staticmethod
-    def _log_failure(
-        invocation: Invocation, command: RegisteredCommand, exc: Exception, where: str = ""
-    ) -> None:
+    def _log_failure(invocation: Invocation, command: RegisteredCommand, exc: Exception) -> None:
         # The exception's type and place are logged; its text may hold user data or
         # secrets, so it only goes out at DEBUG level, with the traceback.
         logger.error(
-            "%s raised %s in command %r of plugin %r [invocation %s]",
-            where or "plugin",
+            "plugin raised %s in command %r of plugin %r [invocation %s]",
             type(exc).__name__,
             command.spec.name,
             command.plugin,

@@ -233,6 +233,24 @@ class StoreSettings(BaseModel):
     )
 
 
+class LimitsSettings(BaseModel):
+    """Guard rails every front end applies (docs/guard-rails.md); 0 turns a limit off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_in_flight: int = Field(2, ge=0, description="Commands one user may have running.")
+    user_cooldown: float = Field(
+        0.0, ge=0, description="Seconds from one user's command starting to their next."
+    )
+    user_tokens_per_day: int = Field(
+        0, ge=0, description="Tokens one user may use per UTC day (from the store)."
+    )
+    channel_in_flight: int = Field(0, ge=0, description="Commands one channel may have running.")
+    channel_per_minute: int = Field(
+        0, ge=0, description="Commands one channel may start in any 60 seconds."
+    )
+
+
 class Settings(BaseSettings):
     """All of musekit's settings."""
 
@@ -251,7 +269,9 @@ class Settings(BaseSettings):
     plugin_config: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-plugin sections, checked by each plugin's model."
     )
+    limits: LimitsSettings = LimitsSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_format: Literal["text", "json"] = "text"
 
     @classmethod
     def settings_customise_sources(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 import traceback
 from collections.abc import Iterator
@@ -69,14 +68,14 @@ def guarded(*, debug: bool, as_json: bool = False) -> Iterator[None]:
 def load_settings_or_exit(*, debug: bool = False) -> Settings:
     """Settings, or a clear error naming the bad setting and exit code 2.
 
-    Also sets up logging: at the ``log_level`` setting, or DEBUG with ``--debug``.
+    Also sets up logging: at the ``log_level`` setting, or DEBUG with ``--debug``, in the
+    ``log_format`` setting's format.
     """
     with guarded(debug=False):
+        from musekit.observability.logs import configure_logging
+
         settings = load_settings()
-        logging.basicConfig(
-            level="DEBUG" if debug else settings.log_level,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging("DEBUG" if debug else settings.log_level, settings.log_format)
         return settings
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -113,16 +112,21 @@ def execute(
 async def _run(
     settings: Settings, invocation: Invocation, quiet: bool, host: PluginHost | None
 ) -> Result:
-    from musekit.app import create_runner
+    """Run through the command service, so the run is guarded and recorded (`musekit history`)."""
+    from musekit.service import CommandService
 
-    runner = create_runner(settings, host=host)
+    service = await CommandService.from_settings(settings, host=host)
     try:
         if quiet or not stderr.is_terminal:
-            return await runner.run(invocation)
-        with _LiveDraft() as live:
-            return await runner.run(invocation, on_delta=live.add, on_status=live.status)
+            outcome = await service.submit(invocation)
+        else:
+            with _LiveDraft() as live:
+                outcome = await service.submit(invocation, on_delta=live.add, on_status=live.status)
     finally:
-        await runner.engine.aclose()
+        await service.aclose()
+    if outcome.result is not None:
+        return outcome.result
+    raise outcome.error or MusekitError(outcome.message or "The command failed.")
 
 
 class _LiveDraft:
