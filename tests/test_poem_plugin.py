@@ -19,8 +19,16 @@ from musekit.craft import FORMS, check
 from musekit.errors import EngineUnavailable, InvalidParameters
 from musekit.testing import FakeEngine, assert_conforms, make_kit
 from musekit_plugins import poem
-from musekit_plugins.poem import clean_poem, repair_system_prompt, system_prompt
+from musekit_plugins.poem import MAX_VARIATIONS, system_prompt
 from musekit_plugins.poem_forms import FORM_PROMPTS, FormName
+from musekit_plugins.poem_repair import (
+    LINE_TOKENS,
+    line_needs,
+    line_system_prompt,
+    rewrite_system_prompt,
+    target_line,
+)
+from musekit_plugins.poem_text import answer_line, clean_poem, put_line
 
 HAIKU = "Cold rain on the roof\nthe old dog sleeps by the stove\nwe listen and wait"
 ONE_OFF = "Cold rain on the tin roof\nthe old dog sleeps by the stove\nwe listen and wait"
@@ -36,47 +44,85 @@ def test_the_installed_poem_command_passes_the_conformance_check() -> None:
     assert_conforms(kit, "poem")
 
 
-def test_failing_drafts_are_repaired_with_their_problems_and_the_best_is_returned() -> None:
+def test_the_faulty_line_of_the_best_failures_is_rewritten_and_the_best_poem_returned() -> None:
     engine = FakeEngine([RAIN, TWO_LINES, ONE_OFF, SHORT])
-    engine.script(HAIKU, SHORT + " Again.")  # the repairs of ONE_OFF, then of TWO_LINES
+    # Four tries at line 1 of ONE_OFF (one fits), then four at line 2 of TWO_LINES.
+    engine.script("Line 1: Cold rain on the roof", "cold rain falls on the tin roof", "", "rain")
+    engine.script("the dog", "the old dog sleeps and sleeps and sleeps", "x", "y")
     outcome = make_kit(poem, engine=engine).invoke("poem", "rain at night", form="haiku")
 
     drafts, *repairs = outcome.requests
     assert drafts.n == 4  # all the drafts in one request
     assert drafts.messages[0].content == system_prompt("haiku")
     assert drafts.messages[-1].content == "Topic: rain at night"
-    # The two most promising failures (one syllable off, then a line missing) are repaired,
-    # each quoting the checker's problems.
+    # The two most promising failures (one syllable off, then a short line 2) get their
+    # first faulty line rewritten: four short samples each, the checker's problem quoted.
     assert len(repairs) == 2
-    assert [r.messages[0].content for r in repairs] == [repair_system_prompt("haiku")] * 2
-    first, second = (r.messages[-1].content for r in repairs)
-    assert f"Draft:\n{ONE_OFF}\n" in first
-    assert "- line 1 has 6 syllables, expected 5" in first
-    assert f"Draft:\n{TWO_LINES}\n" in second
-    for problem in check(TWO_LINES, "haiku").problems:
-        assert f"- {problem}" in second
+    assert [r.messages[0].content for r in repairs] == [line_system_prompt("haiku")] * 2
+    assert [r.messages[-1].content for r in repairs] == [
+        "Topic: rain at night\n"
+        "Problem: line 1 has 6 syllables, expected 5\n"
+        "Write line 1, in 5 syllables.",
+        "Topic: rain at night\n"
+        "Line 1: Cold rain on the roof\n"
+        "Problem: line 2 has 4 syllables, expected 7\n"
+        "Write line 2, in 7 syllables.",
+    ]
+    assert all(r.n == 4 and r.sampling.max_tokens == LINE_TOKENS for r in repairs)
 
     result = outcome.result
-    assert result.text == HAIKU
+    assert result.text == HAIKU  # ONE_OFF with its first line rewritten
     assert result.sections[0].style == "verse"
     assert ("form", "haiku 5-7-5 ok") in [(f.name, f.value) for f in result.fields]
     assert result.data["form_report"] == check(HAIKU, "haiku").to_json()
     assert result.data["repair_round"] == 1
     assert result.warnings == []
-    # Every other distinct draft is kept as a variation, best first, with its own report.
-    variations = [v.text for v in result.variations]
-    assert sorted(variations) == sorted([RAIN, TWO_LINES, ONE_OFF, SHORT, SHORT + " Again."])
-    assert variations[0] == ONE_OFF
-    scores = [v.data["form_report"]["score"] for v in result.variations]  # type: ignore[index]
-    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+    # The best other drafts are kept as variations, best first, each with its own report.
+    assert len(result.variations) == MAX_VARIATIONS
+    assert result.variations[0].text == ONE_OFF
+    scores = [check(v.text, "haiku").score for v in result.variations]
+    assert scores == sorted(scores, reverse=True)
     for variation in result.variations:
         assert variation.data["form_report"] == check(variation.text, "haiku").to_json()
 
 
+def test_a_missing_line_is_written_and_added() -> None:
+    five_seven = "Cold rain on the roof\nthe old dog sleeps by the stove"
+    engine = FakeEngine([five_seven], default="we listen and wait")
+    kit = make_kit(poem, engine=engine, settings={"poem": {"candidates": 1}})
+    outcome = kit.invoke("poem", "rain at night", form="haiku")
+    assert outcome.requests[1].messages[-1].content == (
+        "Topic: rain at night\n"
+        "Line 1: Cold rain on the roof\n"
+        "Line 2: the old dog sleeps by the stove\n"
+        "Problem: the poem has 2 lines, expected 3\n"
+        "Write line 3, in 5 syllables."
+    )
+    assert outcome.text == HAIKU
+
+
+def test_when_no_line_is_to_blame_the_whole_poem_is_rewritten() -> None:
+    four_lines = f"{HAIKU}\nand one more line"
+    engine = FakeEngine([four_lines], default=f"Here is the haiku:\n{HAIKU}")
+    settings = {"poem": {"candidates": 1, "repair_samples": 1}}
+    kit = make_kit(poem, engine=engine, settings=settings)
+    outcome = kit.invoke("poem", "rain at night", form="haiku")
+    drafts, rewrite = outcome.requests
+    assert rewrite.messages[0].content == rewrite_system_prompt("haiku")
+    assert rewrite.messages[-1].content == (
+        f"Topic: rain at night\n\nDraft:\n{four_lines}\n\n"
+        "Problems:\n- the poem has 4 lines, expected 3"
+    )
+    assert rewrite.sampling == drafts.sampling  # a whole poem's allowance
+    assert outcome.text == HAIKU
+
+
 def test_when_no_draft_passes_the_closest_is_returned_with_its_problems() -> None:
-    engine = FakeEngine([TWO_LINES, ONE_OFF], default=RAIN)
-    kit = make_kit(poem, engine=engine, settings={"poem": {"candidates": 2}})
-    result = kit.invoke("poem", "rain at night", form="haiku").result
+    engine = FakeEngine([TWO_LINES, ONE_OFF, RAIN])
+    settings = {"poem": {"candidates": 3, "repair_rounds": 0}}
+    result = (
+        make_kit(poem, engine=engine, settings=settings).invoke("poem", "x", form="haiku").result
+    )
     assert result.text == ONE_OFF
     assert ("form", "haiku: 1 problem") in [(f.name, f.value) for f in result.fields]
     assert result.warnings == [
@@ -139,6 +185,49 @@ def test_clean_poem_keeps_what_belongs_to_the_poem() -> None:
         '"Stay," she said,\nand the rain stayed'
     )
     assert clean_poem("") == ""
+
+
+def test_the_line_to_write_is_the_first_faulty_one_else_the_first_missing_one() -> None:
+    assert target_line(check(ONE_OFF, "haiku"), 3) == 0
+    assert target_line(check(TWO_LINES, "haiku"), 3) == 1
+    assert (
+        target_line(check("Cold rain on the roof\nthe old dog sleeps by the stove", "haiku"), 3)
+        == 2
+    )
+    assert target_line(check(f"{HAIKU}\nand one more", "haiku"), 3) is None
+
+
+def test_a_line_needs_its_syllables_its_rhyme_and_its_refrain() -> None:
+    limerick = FORM_PROMPTS["limerick"].poem.splitlines()
+    assert line_needs("limerick", 1, limerick) == (
+        "in 7 to 11 syllables, ending with a word that rhymes with 'sea'"
+    )
+    assert line_needs("limerick", 3, limerick) == (
+        "in 4 to 8 syllables, ending with a word that rhymes with 'came'"
+    )
+    assert line_needs("haiku", 1, []) == "in 7 syllables"
+    couplets = FORM_PROMPTS["couplets"].poem.splitlines()
+    assert line_needs("couplets", 3, couplets) == ("ending with a word that rhymes with 'seats'")
+    assert line_needs("couplets", 2, couplets) == ""
+    villanelle = [line for line in FORM_PROMPTS["villanelle"].poem.splitlines() if line]
+    assert line_needs("villanelle", 5, villanelle) == (
+        'repeating line 1 word for word: "The tide goes out, and still the tide comes in;"'
+    )
+    assert line_needs("free-verse", 4, []) == ""
+
+
+def test_a_rewritten_line_goes_back_in_its_place() -> None:
+    poem_text = "one\ntwo\n\nthree"
+    assert put_line(poem_text, 2, "THREE") == "one\ntwo\n\nTHREE"
+    assert put_line(poem_text, 0, "ONE") == "ONE\ntwo\n\nthree"
+    assert put_line(poem_text, 3, "four") == "one\ntwo\n\nthree\nfour"
+    with pytest.raises(ValueError, match="line 6 cannot be added"):
+        put_line(poem_text, 5, "six")
+    assert answer_line('Line 2: "the old dog sleeps by the stove"\nmore') == (
+        "the old dog sleeps by the stove"
+    )
+    assert answer_line("Sure! Here is line 2:\n\n*a frog leaps*") == "a frog leaps"
+    assert answer_line("   ") == ""
 
 
 def test_the_form_names_are_exactly_the_forms_craft_checks() -> None:
@@ -257,9 +346,9 @@ def test_on_the_embedded_model_the_report_matches_the_text(
     # One thread and a small loop keep this quick; whether the tiny model manages a
     # haiku is not the point: the report must tell the truth about the text returned.
     monkeypatch.setenv("MUSEKIT_ENGINE__THREADS", "1")
-    monkeypatch.setenv("MUSEKIT_PLUGIN_CONFIG__POEM__CANDIDATES", "2")
-    monkeypatch.setenv("MUSEKIT_PLUGIN_CONFIG__POEM__REPAIR_ROUNDS", "1")
-    done = musekit_script("run", "poem", "autumn rain", "--form", "haiku", "--seed", "4", "--json")
+    for setting, value in (("CANDIDATES", "2"), ("REPAIR_ROUNDS", "1"), ("REPAIR_SAMPLES", "2")):
+        monkeypatch.setenv(f"MUSEKIT_PLUGIN_CONFIG__POEM__{setting}", value)
+    done = musekit_script("run", "poem", "autumn rain", "--form", "haiku", "--json", timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["command"] == "poem"
@@ -271,7 +360,8 @@ def test_on_the_embedded_model_the_report_matches_the_text(
     for variation in result["variations"]:
         body = variation["sections"][0]["body"]
         assert variation["data"]["form_report"] == check(body, "haiku").to_json()
-    assert 0 < result["metrics"]["completion_tokens"] <= 2 * 2 * 72  # the token budget
+    budget = poem.TOKEN_BUDGET_SHARE * 2 * poem.max_tokens(poem.PoemParams(topic="x", form="haiku"))
+    assert 0 < result["metrics"]["completion_tokens"] <= budget
 
 
 def fail_with(error: Exception) -> Callable[[ChatRequest, int], str]:

@@ -8,10 +8,6 @@ with its form report; the other drafts become the result's variations.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from functools import cache
-
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -32,23 +28,25 @@ from musekit import (
 )
 from musekit.craft import FormReport, check, get_form
 from musekit.hookspecs import RegisterCommand, RegisterSettings
-from musekit.refine import Candidate, Refined, feedback, refine, variety
-from musekit_plugins.poem_forms import FORM_PROMPTS, FormName
+from musekit.refine import Candidate, Refined, refine, variety
+from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
+from musekit_plugins.poem_repair import Repairs
+from musekit_plugins.poem_text import clean_poem
 
 MUSEKIT_API = (1,)
-
-#: Forms without a fixed line count: only these take ``lines``.
-OPEN_FORMS: tuple[FormName, ...] = ("free-verse", "couplets")
 
 #: Tokens allowed per line of a draft (SmolLM2 spends about 10 on a line of verse), and
 #: for the rest (stanza breaks, a last word).
 TOKENS_PER_LINE = 16
 TOKENS_SPARE = 24
 
-#: Problems quoted in one repair prompt, at most.
-MAX_QUOTED = 5
-
 LIMITS = Limits(max_output_tokens=512, max_samples=8, max_seconds=120)
+
+#: Other drafts kept as the result's variations, best first, at most.
+MAX_VARIATIONS = 5
+
+#: All requests together may spend this many times the drafts' token allowance.
+TOKEN_BUDGET_SHARE = 3
 
 #: Repairs stop this far into the command's time limit, so the best draft is returned
 #: in time rather than lost to a timeout.
@@ -107,8 +105,11 @@ class PoemSettings(BaseModel):
     candidates: int = Field(
         4, ge=1, le=LIMITS.max_samples, description="Drafts asked for in one request."
     )
-    repair_rounds: int = Field(2, ge=0, le=4, description="Rounds of repairs at most.")
+    repair_rounds: int = Field(4, ge=0, le=8, description="Rounds of repairs at most.")
     repairs_per_round: int = Field(2, ge=1, le=4, description="Drafts repaired in each round.")
+    repair_samples: int = Field(
+        4, ge=1, le=LIMITS.max_samples, description="Tries at each repair, in one request."
+    )
 
 
 SPEC = CommandSpec(
@@ -137,15 +138,6 @@ def system_prompt(form: FormName) -> str:
     )
 
 
-def repair_system_prompt(form: FormName) -> str:
-    """The fixed system prompt for repairing a draft of ``form``."""
-    return (
-        f"You are a poet revising {FORM_PROMPTS[form].rules}. Rewrite the draft so that "
-        "every problem listed is fixed, keeping its subject and images. "
-        "Write only the revised poem, with no title and no notes."
-    )
-
-
 def user_message(params: PoemParams) -> str:
     """The variable part of a prompt: the user's request, always in the last message."""
     parts = [f"Topic: {params.topic}"]
@@ -171,86 +163,10 @@ def draft_messages(params: PoemParams) -> tuple[Message, ...]:
     )
 
 
-def repair_messages(params: PoemParams, draft: str, report: FormReport) -> list[Message]:
-    """A fixed repair prefix (with a worked repair), then the draft and its problems."""
-    example = FORM_PROMPTS[params.form]
-    broken, problems = _example_repair(params.form)
-    return [
-        Message(role="system", content=repair_system_prompt(params.form)),
-        Message(role="user", content=_repair_request(f"Topic: {example.topic}", broken, problems)),
-        Message(role="assistant", content=example.poem),
-        Message(role="user", content=_repair_request(user_message(params), draft, report.problems)),
-    ]
-
-
-def _repair_request(request: str, draft: str, problems: Sequence[str]) -> str:
-    # A few problems at a time: a small model loses track of a long list.
-    return f"{request}\n\nDraft:\n{draft}\n\nProblems:\n{feedback(problems[:MAX_QUOTED])}"
-
-
-@cache
-def _example_repair(form: FormName) -> tuple[str, tuple[str, ...]]:
-    """The worked example with its last line missing, and what the checker says about it."""
-    example = FORM_PROMPTS[form]
-    lines = example.poem.splitlines()
-    broken = "\n".join(lines[:-1]).rstrip()
-    count = len([line for line in lines if line.strip()])
-    report = check(broken, form, lines=count if form in OPEN_FORMS else None)
-    return broken, tuple(report.problems)
-
-
 def max_tokens(params: PoemParams) -> int:
     """Tokens allowed for one draft: enough for the form's lines, and a little spare."""
     lines = params.lines or FORM_PROMPTS[params.form].lines
     return min(lines * TOKENS_PER_LINE + TOKENS_SPARE, LIMITS.max_output_tokens)
-
-
-_PREAMBLE = re.compile(
-    r"^(here('s| is| are)|sure|certainly|of course|okay)\b"
-    r"|\b(poem|haiku|tanka|limerick|sonnet|villanelle|couplets?|verse)\b[^.!?]*:$",
-    re.IGNORECASE,
-)
-_TITLE = re.compile(r"^(#+ .*|\*\*[^*]+\*\*|title:.*)$", re.IGNORECASE)
-_AFTERWORD = re.compile(
-    r"^(this (poem|haiku|tanka|limerick|sonnet|villanelle|verse)|i hope|note:|explanation)",
-    re.IGNORECASE,
-)
-_EMPHASIS = re.compile(r"^(\*\*|\*|__|_)(.+)\1$")
-_QUOTES = {'"': '"', "“": "”", "'": "'"}
-
-
-def clean_poem(text: str) -> str:
-    """The poem alone: no preamble ("Here is a haiku:"), title, afterword, fences,
-    markdown emphasis or wrapping quotes; single blank lines between stanzas."""
-    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
-    lines = [line for line in lines if not line.startswith("```")]
-    while lines and (not lines[0] or _PREAMBLE.search(lines[0]) or _TITLE.match(lines[0])):
-        lines.pop(0)
-    for index in range(1, len(lines)):
-        if not lines[index - 1] and _AFTERWORD.match(lines[index]):
-            del lines[index:]
-            break
-    lines = [_EMPHASIS.sub(r"\2", line.removeprefix("> ")) for line in lines]
-    lines = _unquoted(lines)
-    poem = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return poem.strip()
-
-
-def _unquoted(lines: list[str]) -> list[str]:
-    """Lines without quotes wrapping every line, or else the whole poem."""
-    filled = [index for index, line in enumerate(lines) if line]
-    if not filled:
-        return lines
-    first, last = lines[filled[0]], lines[filled[-1]]
-    close = _QUOTES.get(first[:1])
-    if close is None or not last.endswith(close) or (len(filled) == 1 and len(first) < 2):
-        return lines
-    if all(lines[i][:1] == first[0] and lines[i].endswith(close) for i in filled):
-        return [line[1:-1] if line else line for line in lines]
-    unquoted = list(lines)
-    unquoted[filled[0]] = unquoted[filled[0]][1:]
-    unquoted[filled[-1]] = unquoted[filled[-1]][:-1]
-    return unquoted
 
 
 async def run_poem(ctx: Context, params: PoemParams) -> Result:
@@ -270,17 +186,18 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
             seed=params.seed,
         ),
     )
-    per_sample = request.sampling.max_tokens
+    repairs = Repairs(params.form, user_message(params), request, params.lines)
     refined = await refine(
         ctx,
         request,
         lambda text: check(text, params.form, lines=params.lines, rhymed=params.rhymed),
-        lambda draft, report: repair_messages(params, draft, report),
+        repairs.prompt,
         candidates=settings.candidates,
         repair_rounds=settings.repair_rounds,
         repairs_per_round=settings.repairs_per_round,
-        # Repairs may spend as many tokens as the drafts were allowed.
-        token_budget=2 * settings.candidates * per_sample,
+        repair_samples=settings.repair_samples,
+        apply_repair=repairs.apply,
+        token_budget=TOKEN_BUDGET_SHARE * settings.candidates * request.sampling.max_tokens,
         time_budget=ctx.spec.limits.max_seconds * TIME_SHARE,
         clean=clean_poem,
         quality=lambda text: variety(text, repeated_lines_ok=bool(get_form(params.form).refrains)),
@@ -309,7 +226,7 @@ def poem_result(params: PoemParams, refined: Refined[FormReport]) -> Result:
                 fields=[_form_field(other)],
                 data={"form_report": other.report.to_json(), "repair_round": other.round},
             )
-            for other in refined.alternatives
+            for other in refined.alternatives[:MAX_VARIATIONS]
         ],
     )
 

@@ -21,6 +21,9 @@ FormName = Literal[
     "free-verse",
 ]
 
+#: Forms without a fixed line count: only these take a line count from the user.
+OPEN_FORMS: tuple[FormName, ...] = ("free-verse", "couplets")
+
 
 @dataclass(frozen=True)
 class FormPrompt:

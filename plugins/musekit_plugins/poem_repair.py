@@ -1,0 +1,185 @@
+"""How the ``poem`` command repairs a draft that fails its form.
+
+A draft is repaired one line at a time: the first line with a problem (or the
+first missing line) is written afresh, several samples of a few tokens each, with
+the checker's problems quoted and the line's needs spelled out (syllables, the
+word to rhyme with, the refrain to repeat); each sample is put back into the draft
+and the whole poem checked again, so code picks the line that fits. A small model
+cannot count syllables, but among a few tries one usually has the count, and
+the next round mends the next line. When no single line is to blame (too many
+lines, a stanza layout), the whole poem is rewritten instead.
+
+Both prompts keep a fixed prefix per form (system prompt and worked example) and
+put everything from the user and the draft in the last message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from musekit import ChatRequest, Message
+from musekit.craft import FormReport, check, get_form
+from musekit.refine import feedback
+from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
+from musekit_plugins.poem_text import answer_line, last_word, poem_lines, put_line
+
+#: Tokens allowed for one rewritten line (SmolLM2 spends about 10 on a line of verse).
+LINE_TOKENS = 32
+
+#: Lines before the one to write that its prompt shows, at most.
+CONTEXT_LINES = 4
+
+#: Problems a whole rewrite quotes, at most: a small model loses track of a long list.
+MAX_QUOTED = 5
+
+
+def line_system_prompt(form: FormName) -> str:
+    """The fixed system prompt for writing one line of ``form``."""
+    return (
+        f"You are a poet writing {FORM_PROMPTS[form].rules}, one line at a time. "
+        "Reply with the line only."
+    )
+
+
+def rewrite_system_prompt(form: FormName) -> str:
+    """The fixed system prompt for rewriting a whole draft of ``form``."""
+    return (
+        f"You are a poet revising {FORM_PROMPTS[form].rules}. Rewrite the draft so that "
+        "every problem listed is fixed, keeping its subject and images. "
+        "Write only the revised poem, with no title and no notes."
+    )
+
+
+def target_line(report: FormReport, expected: int | None) -> int | None:
+    """The line to write (0-based): the first with a problem, else the first missing one;
+    ``None`` when no single line is to blame."""
+    for index, line in enumerate(report.lines):
+        if line.problems:
+            return index
+    if expected is not None and len(report.lines) < expected:
+        return len(report.lines)
+    return None
+
+
+def line_needs(form: FormName, index: int, lines: Sequence[str]) -> str:
+    """What line ``index`` (0-based) of ``form`` must be, given the poem's other ``lines``."""
+    spec = get_form(form)
+    for source, repeats in spec.refrains:
+        if index + 1 in repeats and source <= len(lines):
+            return f'repeating line {source} word for word: "{lines[source - 1]}"'
+    needs = []
+    if spec.syllables and index < len(spec.syllables):
+        low, high = spec.syllables[index]
+        needs.append(f"in {low} syllables" if low == high else f"in {low} to {high} syllables")
+    partner = _rhyme_partner(form, index)
+    if partner is not None and partner < len(lines) and last_word(lines[partner]):
+        needs.append(f"ending with a word that rhymes with '{last_word(lines[partner])}'")
+    return ", ".join(needs)
+
+
+def _rhyme_partner(form: FormName, index: int) -> int | None:
+    """The earlier line that line ``index`` must rhyme with, in the form's first scheme."""
+    spec = get_form(form)
+    if not spec.rhyme:
+        return None
+    letters = spec.rhyme[0].replace(" ", "")
+    base = 0
+    if spec.repeat_rhyme:
+        base, index = index - index % len(letters), index % len(letters)
+    if index >= len(letters):
+        return None
+    earlier = [i for i in range(index) if letters[i] == letters[index]]
+    return base + earlier[0] if earlier else None
+
+
+def line_request(request: str, lines: Sequence[str], index: int, problems: Sequence[str]) -> str:
+    """The last message of a line repair: the user's request, the lines before, what to write."""
+    shown = range(max(0, index - CONTEXT_LINES), min(index, len(lines)))
+    before = "".join(f"Line {i + 1}: {lines[i]}\n" for i in shown)
+    problem = f"Problem: {'; '.join(problems)}\n" if problems else ""
+    return f"{request}\n{before}{problem}Write line {index + 1}"
+
+
+@cache
+def _line_example(form: FormName) -> tuple[str, str]:
+    """The worked line repair of ``form``: its example poem missing its last line, and
+    that line."""
+    example = FORM_PROMPTS[form]
+    lines = poem_lines(example.poem)
+    shortened = "\n".join(example.poem.splitlines()[:-1]).strip()
+    report = check(shortened, form, lines=len(lines) if form in OPEN_FORMS else None)
+    ask = line_request(f"Topic: {example.topic}", lines, len(lines) - 1, report.problems)
+    needs = line_needs(form, len(lines) - 1, lines)
+    return f"{ask}{', ' + needs if needs else ''}.", lines[-1]
+
+
+@cache
+def _rewrite_example(form: FormName) -> tuple[str, str]:
+    """The worked whole rewrite of ``form``: the example with its last line missing, quoted
+    with its problems, and the example whole."""
+    example = FORM_PROMPTS[form]
+    shortened = "\n".join(example.poem.splitlines()[:-1]).strip()
+    count = len(poem_lines(example.poem))
+    report = check(shortened, form, lines=count if form in OPEN_FORMS else None)
+    return _rewrite_request(f"Topic: {example.topic}", shortened, report.problems), example.poem
+
+
+def _rewrite_request(request: str, draft: str, problems: Sequence[str]) -> str:
+    return f"{request}\n\nDraft:\n{draft}\n\nProblems:\n{feedback(problems[:MAX_QUOTED])}"
+
+
+@dataclass(frozen=True)
+class Repairs:
+    """The repairs of one ``poem`` run: ``request`` is the user's request as the prompts
+    word it, ``drafting`` the drafting request (a rewrite uses its sampling), ``lines``
+    the line count the user asked for, if any."""
+
+    form: FormName
+    request: str
+    drafting: ChatRequest
+    lines: int | None = None
+
+    @property
+    def expected_lines(self) -> int | None:
+        return self.lines or get_form(self.form).lines
+
+    def prompt(self, text: str, report: FormReport) -> ChatRequest:
+        """The repair request for a failed draft: one line if one is to blame, else all."""
+        index = target_line(report, self.expected_lines)
+        if index is None:
+            example, answer = _rewrite_example(self.form)
+            messages = (
+                Message(role="system", content=rewrite_system_prompt(self.form)),
+                Message(role="user", content=example),
+                Message(role="assistant", content=answer),
+                Message(role="user", content=_rewrite_request(self.request, text, report.problems)),
+            )
+            return self.drafting.model_copy(update={"messages": messages})
+        lines = poem_lines(text)
+        problems = (
+            report.lines[index].problems
+            if index < len(report.lines)
+            else [p for p in report.problems if p.startswith("the poem has")]
+        )
+        needs = line_needs(self.form, index, lines)
+        ask = line_request(self.request, lines, index, problems)
+        example, answer = _line_example(self.form)
+        messages = (
+            Message(role="system", content=line_system_prompt(self.form)),
+            Message(role="user", content=example),
+            Message(role="assistant", content=answer),
+            Message(role="user", content=f"{ask}{', ' + needs if needs else ''}."),
+        )
+        sampling = self.drafting.sampling.model_copy(update={"max_tokens": LINE_TOKENS})
+        return self.drafting.model_copy(update={"messages": messages, "sampling": sampling})
+
+    def apply(self, text: str, report: FormReport, answer: str) -> str:
+        """The draft with the answer put in: the rewritten line in its place, or the
+        rewritten poem."""
+        index = target_line(report, self.expected_lines)
+        if index is None:
+            return answer
+        line = answer_line(answer)
+        return put_line(text, index, line) if line else text
