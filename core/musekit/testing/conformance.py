@@ -5,7 +5,8 @@
 * **examples**: every example runs and returns a result.
 * **prefix**: run with two different inputs, every message but the last of each
   engine request is byte-identical (a stable, cacheable prompt prefix) and holds
-  none of the user's text (user text is never spliced into system prompts).
+  none of the user's text (user text is never spliced into system prompts); the
+  last message, which carries it, has the ``user`` role.
 * **errors**: when the engine fails with text holding a secret (a chained engine
   error, a raw exception), neither the error the user sees, nor the result, nor
   any log line at INFO or above contains it.
@@ -228,13 +229,21 @@ async def _prefix_problems(
 
 def _spliced(request: ChatRequest, markers: dict[str, tuple[str, str]]) -> list[str]:
     found = []
-    for position, message in enumerate(request.messages[:-1]):
+    last = len(request.messages) - 1
+    for position, message in enumerate(request.messages):
         content = message.content.lower()
         for name, marks in markers.items():
-            if any(mark in content for mark in marks):
+            if not any(mark in content for mark in marks):
+                continue
+            if position < last:
                 found.append(
                     f"user text from '{name}' is spliced into message {position} "
                     f"({message.role}); user text belongs in the last message only"
+                )
+            elif message.role != "user":
+                found.append(
+                    f"user text from '{name}' is sent as {message.role} content; "
+                    "user text belongs in a user message"
                 )
     return found
 
