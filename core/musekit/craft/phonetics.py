@@ -17,7 +17,9 @@ _TWO_VOWELS = re.compile(r"(?<![cgst])i[ao]|u[ao]|iu|ii")  # "via", "duo": one g
 _SYNCOPE = re.compile(r"(V|AW1|AY1) (AH0|IH0|ER0)((?: N)?(?: [ZD])?)$")
 """The unstressed vowel poets drop: "heav'n", "giv'n", "pow'r", "fi'r", "ev'r"."""
 _ENDS_IN_VER = re.compile(r"V ER0(?: [ZD])?$")
-_SYNCOPE_ER = frozenset("ever never over forever however whatever whenever wherever".split())
+_SYNCOPE_ER = frozenset(
+    ("ever", "never", "over", "forever", "however", "whatever", "whenever", "wherever")
+)
 """Words in -ver that poets shorten ("e'er", "ne'er", "o'er"); "river" stays two syllables."""
 MAX_STRESS_PATTERNS = 64
 
