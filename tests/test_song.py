@@ -303,7 +303,7 @@ def test_tags_are_read_loosely() -> None:
         "[Chorus x2]\nla la\n[Chorus]\nla la"
     )
     assert [s.kind for s in song.sections] == ["verse", "pre-chorus", None, "chorus"]
-    assert [s.label for s in song.sections] == ["Verse", "Pre-Chorus", "Chorus x2", "Chorus"]
+    assert [s.label for s in song.sections] == ["Verse 1", "Pre-Chorus", "Chorus x2", "Chorus"]
 
 
 def test_structures() -> None:

@@ -31,8 +31,8 @@ class SongLine:
 @dataclass(frozen=True)
 class SongSection:
     """A tagged section: its tag as written, its kind (None for a tag we do not know), its
-    label ("Verse 2", "Chorus 1": numbered when the kind comes more than once), its lyric
-    lines and its chords."""
+    label ("Verse 2", "Chorus 1": numbered when the kind comes more than once or the tag
+    has a number), its lyric lines and its chords."""
 
     tag: str
     kind: SectionKind | None
@@ -69,7 +69,7 @@ def parse_song(text: str) -> Song:
     kinds = [_tag_kind(tag) for tag, _, _ in blocks]
     labels = section_labels(kind or tag for (tag, _, _), kind in zip(blocks, kinds, strict=True))
     sections = tuple(
-        SongSection(tag, kind, label, tuple(lines), tuple(chords))
+        SongSection(tag, kind, _numbered(label, tag), tuple(lines), tuple(chords))
         for (tag, lines, chords), kind, label in zip(blocks, kinds, labels, strict=True)
     )
     return Song(sections=sections, untagged=tuple(line.text for line in untagged))
@@ -78,3 +78,11 @@ def parse_song(text: str) -> Song:
 def _tag_kind(tag: str) -> SectionKind | None:
     found = _TAG_NAME.match(tag)
     return section_kind(found[1]) if found else None
+
+
+def _numbered(label: str, tag: str) -> str:
+    """A label keeps the number its tag was written with: a lone "[Verse 1]" stays Verse 1."""
+    found = _TAG_NAME.match(tag)
+    if found is None or found[2] is None or label[-1].isdigit():
+        return label
+    return f"{label} {found[2]}"
