@@ -8,6 +8,7 @@ from pathlib import Path
 
 from musekit.settings import StoreSettings
 from musekit.store.engine import make_engine
+from musekit.store.errors import StoreUnavailable
 from musekit.store.failures import translated
 from musekit.store.migrations import migrate
 from musekit.store.store import Store
@@ -32,8 +33,12 @@ async def open_store(settings: StoreSettings | str | None = None) -> Store:
     where = shown(url)
     memory = is_memory(url)
     if url.get_backend_name() == "sqlite" and not memory:
-        with translated(where):
+        try:
             await asyncio.to_thread(_make_folder, url.database or "")
+        except OSError:
+            raise StoreUnavailable(
+                f"The store at {where} failed: its folder cannot be made."
+            ) from None
     engine = make_engine(url)
     try:
         with translated(where):
