@@ -254,6 +254,19 @@ def test_unreadable_and_missing_chords() -> None:
     ]
 
 
+def test_a_later_section_may_repeat_the_chords_of_its_kind() -> None:
+    first_chorus_chords = HARBOR.index("Chords: C G D G\n")
+    second_left_out = HARBOR[: first_chorus_chords + 1] + HARBOR[first_chorus_chords + 1 :].replace(
+        "Chords: C G D G\n", ""
+    )
+    assert second_left_out.count("Chords: C G D G") == 1
+    assert check_song(second_left_out, HARBOR_FORM).passed
+    first_left_out = HARBOR.replace("Chords: C G D G\n", "", 1)
+    assert check_song(first_left_out, HARBOR_FORM).problems == [
+        "[Chorus 1] has no chord line ('Chords: ...' in G major)"
+    ]
+
+
 def test_without_a_key_chords_are_not_checked() -> None:
     form = SongForm.parse(HARBOR_FORM_STRUCTURE)
     assert check_song(HARBOR.replace("Chords: Em C Am D7", "Chords: F# Bb"), form).passed

@@ -5,7 +5,8 @@ Lyrics are tagged in square brackets, one tag on its own line: ``[Intro]``,
 parentheses is backing vocals: it is kept but left out of syllables, rhymes and
 chorus comparison (a line that is all backing vocals is not a lyric line). A
 section's chords go on a line of their own, ``Chords: C G Am F``, anywhere in it
-(right under the tag by convention). :func:`check_song` measures lyrics against a
+(right under the tag by convention); a section without one plays the chords of the
+last section of its kind before it. :func:`check_song` measures lyrics against a
 :class:`SongForm` and returns a :class:`SongReport` (docs/lyrics.md).
 """
 
@@ -116,7 +117,8 @@ def check_song(text: str, form: SongForm | None = None) -> SongReport:
     _check_structure(tally, song, form.structure)
     _check_choruses(tally, song)
     sections = [
-        _check_section(tally, index, section, form) for index, section in enumerate(song.sections)
+        _check_section(tally, index, section, form, _chords_before(song, index))
+        for index, section in enumerate(song.sections)
     ]
     choruses = [s for s in song.sections if s.kind == "chorus"]
     found = "-".join(section.kind or section.tag.lower() for section in song.sections)
@@ -225,8 +227,14 @@ def _differences(
     return problems
 
 
+def _chords_before(song: Song, index: int) -> bool:
+    """Whether an earlier section of the same kind has chords (this one may repeat them)."""
+    kind = song.sections[index].kind
+    return any(other.kind == kind and other.chords for other in song.sections[:index])
+
+
 def _check_section(
-    tally: _Tally, index: int, section: SongSection, form: SongForm
+    tally: _Tally, index: int, section: SongSection, form: SongForm, chords_before: bool
 ) -> SectionReport:
     sung = [line.sung for line in section.lines]
     kind = section.kind
@@ -239,7 +247,7 @@ def _check_section(
     if scheme and sung:
         _check_rhyme(tally, index, section, scheme)
     counts = _syllable_counts(tally, index, section, template)
-    if form.key is not None:
+    if form.key is not None and (section.chords or not chords_before):
         _check_chords(tally, index, section, form.key, form.borrowed)
     letters = rhyme_letters(sung)
     partnered = {letter for letter in letters if letters.count(letter) > 1}
