@@ -18,6 +18,7 @@ import uvicorn
 from musekit.engine.embedded import EmbeddedEngine
 from musekit.engine.factory import create_engine
 from musekit.errors import EngineUnavailable
+from musekit.observability.metrics import default_metrics
 from musekit.settings import Settings
 from musekit_server.openai_app import create_app
 
@@ -44,6 +45,7 @@ async def _serve(settings: Settings, ready: Callable[[str], None]) -> None:
             served_model_name=name,
             max_model_len=engine.context_length,
             api_key=serve.api_key.get_secret_value() if serve.api_key else None,
+            registries=[default_metrics().registry],
         )
         server = uvicorn.Server(
             uvicorn.Config(

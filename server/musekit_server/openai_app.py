@@ -15,13 +15,13 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from http import HTTPStatus
 from typing import Any, Literal, TypeVar
 
 import anyio
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.applications import Starlette
@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 from musekit.engine.base import Engine
 from musekit.engine.types import ChatRequest, Delta, Message, Sampling, StreamEvent, Usage
 from musekit.errors import EngineBusy, EngineUnavailable, MusekitError, PromptTooLong
+from musekit.observability.metrics import render as render_metrics
 
 logger = logging.getLogger("musekit.server")
 
@@ -234,9 +235,6 @@ class ServerMetrics:
     def finished(self, reason: str) -> None:
         self.success.labels(model_name=self._model, finished_reason=reason).inc()
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
-
 
 # --- streaming -------------------------------------------------------------------------
 
@@ -395,8 +393,10 @@ class _Server:
         max_model_len: int,
         api_key: str | None,
         count_tokens: TokenCounter | None,
+        registries: Sequence[CollectorRegistry],
     ) -> None:
         self.engine = engine
+        self.registries = registries
         self.model = served_model_name
         self.max_model_len = max_model_len
         self.api_key = api_key
@@ -408,7 +408,8 @@ class _Server:
         return Response(status_code=200)
 
     async def metrics_page(self, request: Request) -> Response:
-        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        page = render_metrics([self.metrics.registry, *self.registries])
+        return Response(page, media_type=CONTENT_TYPE_LATEST)
 
     async def models(self, request: Request) -> Response:
         if refusal := self._unauthorized(request):
@@ -592,6 +593,7 @@ def create_app(
     max_model_len: int,
     api_key: str | None = None,
     count_tokens: TokenCounter | None = None,
+    registries: Sequence[CollectorRegistry] = (),
 ) -> Starlette:
     """The OpenAI-compatible app over ``engine``.
 
@@ -599,9 +601,10 @@ def create_app(
     open, as in vLLM). ``count_tokens``, if given, lets the server refuse a prompt
     longer than ``max_model_len`` with vLLM's 400 and clamp ``max_tokens`` to the
     room left; otherwise the engine's own refusal is reported. The app's
-    :class:`ServerMetrics` is ``app.state.metrics``.
+    :class:`ServerMetrics` is ``app.state.metrics``; ``/metrics`` shows
+    ``registries`` after it (musekit's own ``musekit_*`` metrics, say).
     """
-    server = _Server(engine, served_model_name, max_model_len, api_key, count_tokens)
+    server = _Server(engine, served_model_name, max_model_len, api_key, count_tokens, registries)
     app = Starlette(
         routes=[
             Route("/health", server.health, methods=["GET"]),
