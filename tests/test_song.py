@@ -6,6 +6,10 @@ and two verses and the chorus of Stephen Foster's "Oh! Susanna" (1848, public do
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +25,9 @@ from musekit.craft.song import (
     section_tags,
 )
 
-SONGS = Path(__file__).parent / "fixtures" / "songs"
+ROOT = Path(__file__).resolve().parent.parent
+DOC = (ROOT / "docs" / "lyrics.md").read_text("utf-8")
+SONGS = ROOT / "tests" / "fixtures" / "songs"
 HARBOR = (SONGS / "harbor-lights.txt").read_text()
 SUSANNA = (SONGS / "oh-susanna.txt").read_text()
 
@@ -409,3 +415,28 @@ def test_minor_keys_take_the_major_five() -> None:
 def test_unreadable_chords() -> None:
     for symbol in ("H", "Cmaj13#11", "c", "C-G", "Am/X"):
         assert Chord.parse(symbol) is None, symbol
+
+
+def doc_block(kind: str, name: str) -> str:
+    found = re.search(rf"<!-- {kind}: {re.escape(name)} -->\s*```\w*\n(.*?)\n```", DOC, re.DOTALL)
+    assert found, f"docs/lyrics.md has no block marked <!-- {kind}: {name} -->"
+    return found[1] + "\n"
+
+
+def test_the_docs_example_prints_what_the_doc_shows(tmp_path: Path) -> None:
+    script = tmp_path / "lyrics_example.py"
+    script.write_text(doc_block("file", "lyrics_example.py"), "utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == doc_block("output", "lyrics_example.py")
+
+
+def test_the_documented_json_is_what_check_song_returns() -> None:
+    form = SongForm.parse("verse-chorus", rhyme="AA", syllables="verse=8; chorus=4", key="C")
+    assert (
+        'SongForm.parse("verse-chorus", rhyme="AA", syllables="verse=8; chorus=4", key="C")' in DOC
+    )
+    report = check_song(doc_block("file", "small_song.txt"), form)
+    assert json.loads(doc_block("output", "small_song.json")) == report.to_json()
