@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from musekit.cli.craft_command import craft
+from musekit.cli.history_command import history
 from musekit.cli.run_group import RunGroup
 
 
@@ -87,6 +88,7 @@ def serve(ctx: click.Context) -> None:
 
 
 cli.add_command(craft)
+cli.add_command(history)
 
 
 def main(args: list[str] | None = None, **extra: Any) -> None:
