@@ -23,12 +23,13 @@ from musekit_plugins.poem import MAX_VARIATIONS, system_prompt
 from musekit_plugins.poem_forms import FORM_PROMPTS, FormName
 from musekit_plugins.poem_repair import (
     LINE_TOKENS,
+    Span,
     line_needs,
     line_system_prompt,
     rewrite_system_prompt,
-    target_line,
+    target,
 )
-from musekit_plugins.poem_text import answer_line, clean_poem, put_line
+from musekit_plugins.poem_text import answer_lines, clean_poem, put_line
 
 HAIKU = "Cold rain on the roof\nthe old dog sleeps by the stove\nwe listen and wait"
 ONE_OFF = "Cold rain on the tin roof\nthe old dog sleeps by the stove\nwe listen and wait"
@@ -99,6 +100,38 @@ def test_a_missing_line_is_written_and_added() -> None:
         "Write line 3, in 5 syllables."
     )
     assert outcome.text == HAIKU
+
+
+def test_missing_lines_are_written_together_and_repeats_are_left_out() -> None:
+    first = "A cook who was known by the sea"
+    engine = FakeEngine([first])
+    engine.script(
+        f"Line 2: {first}\nLine 3: sold fish to the town\nLine 4: with a frown",
+        "made soup that was salty as tea,\nthe town came to dine\nand said it was fine,\n"
+        "then asked for the recipe free.",
+    )
+    settings = {"poem": {"candidates": 1, "repair_samples": 2, "repair_rounds": 1}}
+    outcome = make_kit(poem, engine=engine, settings=settings).invoke(
+        "poem", "a cook", form="limerick"
+    )
+    ask = outcome.requests[1]
+    assert ask.messages[-1].content == (
+        "Topic: a cook\n"
+        f"Line 1: {first}\n"
+        "Problem: the poem has 1 line, expected 5\n"
+        "Write lines 2 to 5: line 2 in 7 to 11 syllables, ending with a word that rhymes with "
+        "'sea'; line 3 in 4 to 8 syllables; line 4 in 4 to 8 syllables; "
+        "line 5 in 7 to 11 syllables, ending with a word that rhymes with 'sea'."
+    )
+    assert ask.sampling.max_tokens == 4 * LINE_TOKENS
+    texts = [outcome.text, *(v.text for v in outcome.result.variations)]
+    # The first answer starts by repeating line 1: nothing of it is put in (so it adds no
+    # draft); the second completes the limerick.
+    assert outcome.text == (
+        f"{first}\nmade soup that was salty as tea,\nthe town came to dine\n"
+        "and said it was fine,\nthen asked for the recipe free."
+    )
+    assert texts == [outcome.text, first]
 
 
 def test_when_no_line_is_to_blame_the_whole_poem_is_rewritten() -> None:
@@ -187,14 +220,14 @@ def test_clean_poem_keeps_what_belongs_to_the_poem() -> None:
     assert clean_poem("") == ""
 
 
-def test_the_line_to_write_is_the_first_faulty_one_else_the_first_missing_one() -> None:
-    assert target_line(check(ONE_OFF, "haiku"), 3) == 0
-    assert target_line(check(TWO_LINES, "haiku"), 3) == 1
-    assert (
-        target_line(check("Cold rain on the roof\nthe old dog sleeps by the stove", "haiku"), 3)
-        == 2
+def test_what_to_write_is_the_first_faulty_line_else_the_missing_ones() -> None:
+    assert target(check(ONE_OFF, "haiku"), 3) == Span(0)
+    assert target(check(TWO_LINES, "haiku"), 3) == Span(1)
+    assert target(check("Cold rain on the roof\nthe old dog sleeps by the stove", "haiku"), 3) == (
+        Span(2)
     )
-    assert target_line(check(f"{HAIKU}\nand one more", "haiku"), 3) is None
+    assert target(check("A baker who lived by the sea", "limerick"), 5) == Span(1, 4)
+    assert target(check(f"{HAIKU}\nand one more", "haiku"), 3) is None
 
 
 def test_a_line_needs_its_syllables_its_rhyme_and_its_refrain() -> None:
@@ -223,11 +256,12 @@ def test_a_rewritten_line_goes_back_in_its_place() -> None:
     assert put_line(poem_text, 3, "four") == "one\ntwo\n\nthree\nfour"
     with pytest.raises(ValueError, match="line 6 cannot be added"):
         put_line(poem_text, 5, "six")
-    assert answer_line('Line 2: "the old dog sleeps by the stove"\nmore') == (
-        "the old dog sleeps by the stove"
-    )
-    assert answer_line("Sure! Here is line 2:\n\n*a frog leaps*") == "a frog leaps"
-    assert answer_line("   ") == ""
+    assert answer_lines('Line 2: "the old dog sleeps by the stove"\nline 3: more') == [
+        "the old dog sleeps by the stove",
+        "more",
+    ]
+    assert answer_lines("Sure! Here is line 2:\n\n*a frog leaps*") == ["a frog leaps"]
+    assert answer_lines("   ") == []
 
 
 def test_the_form_names_are_exactly_the_forms_craft_checks() -> None:

@@ -7,9 +7,13 @@ drafts that pass or fail by construction on the fake engine.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +24,8 @@ from musekit.refine import Candidate, feedback, rank, refine, variety
 from musekit.spec import CommandSpec, Params
 from musekit.testing import FakeEngine
 from musekit.testing.fake_engine import split_tokens
+
+REFINE_DOC = (Path(__file__).parents[1] / "docs" / "refine.md").read_text("utf-8")
 
 THREE = "one red leaf\nfalls on the still pond\nripples fade"
 THREE_B = "snow on the gate\nthe dog waits by the door\nnobody comes"
@@ -365,6 +371,37 @@ async def test_a_time_budget_ends_repairs_and_keeps_what_finished() -> None:
     assert len(engine.requests) == 3
     assert [c.text for c in refined.ranked] == [TWO, FIVE]
     assert refined.stopped == "Stopped repairing: the time budget ran out."
+
+
+async def test_the_documented_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = dict(
+        re.findall(r"<!-- file: (\S+) -->\s*```python\n(.*?)\n```", REFINE_DOC, re.DOTALL)
+    )
+    (tmp_path / "refine_example.py").write_text(blocks["refine_example.py"], "utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    example = importlib.import_module("refine_example")
+    try:
+        long_titles = [
+            "The Night the Lighthouse Keeper Finally Went Home",
+            "A Very Long Title About a Lighthouse and the Sea",
+            "Lighthouse",  # the third draft fits at once ...
+            "The Last Lamp of the Northern Lighthouse Keeper",
+        ]
+        engine = FakeEngine(long_titles)
+        title = await example.best_title(make_context(engine, []), "a keeper's last night")
+        assert title == "Lighthouse"
+        assert [r.n for r in engine.requests] == [4]  # ... so nothing is repaired
+
+        engine = FakeEngine(long_titles[:2] + long_titles[3:] + ["Too Long A Title For It"])
+        engine.script("The Last Lamp")
+        title = await example.best_title(make_context(engine, []), "a keeper's last night")
+        assert title == "The Last Lamp"
+        # The closest draft (six words) is repaired first, its problem quoted.
+        assert engine.requests[1].messages[-1].content == (
+            "Title: Too Long A Title For It\nProblems:\n- the title has 6 words, expected 1 to 5"
+        )
+    finally:
+        sys.modules.pop("refine_example", None)
 
 
 def test_variety_prefers_distinct_words_and_lines() -> None:

@@ -1,9 +1,10 @@
 """``poem``: a poem in a chosen form, drafted several at a time, checked, repaired and ranked.
 
 The pipeline is :func:`musekit.refine.refine` with :func:`musekit.craft.check` as the
-check: ``candidates`` drafts in one request, the most promising failures sent back
-with the checker's problems quoted, the best by form score then variety returned
-with its form report; the other drafts become the result's variations.
+check: ``candidates`` drafts in one request, the most promising failures mended line
+by line with the checker's problems quoted (:mod:`musekit_plugins.poem_repair`), the
+best by form score then variety returned with its form report; the next drafts
+become the result's variations. docs/refine.md describes it.
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ def _warnings(params: PoemParams, refined: Refined[FormReport]) -> list[str]:
             f"No draft fully follows the {params.form} form, so the closest is shown: "
             f"{problems}{tail}."
         )
-    if refined.stopped and not best.report.passed:
+    if refined.stopped:
         warnings.append(refined.stopped)
     if best.truncated:
         warnings.append("The poem reached the length limit and may be cut short.")

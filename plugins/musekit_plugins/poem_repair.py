@@ -1,13 +1,14 @@
 """How the ``poem`` command repairs a draft that fails its form.
 
-A draft is repaired one line at a time: the first line with a problem (or the
-first missing line) is written afresh, several samples of a few tokens each, with
-the checker's problems quoted and the line's needs spelled out (syllables, the
-word to rhyme with, the refrain to repeat); each sample is put back into the draft
-and the whole poem checked again, so code picks the line that fits. A small model
-cannot count syllables, but among a few tries one usually has the count, and
-the next round mends the next line. When no single line is to blame (too many
-lines, a stanza layout), the whole poem is rewritten instead.
+A draft is repaired a line at a time: the first line with a problem (or, once
+every line is sound, the missing lines) is written afresh, several samples of a few
+tokens each, with the checker's problems quoted and the line's needs spelled out
+(syllables, the word to rhyme with, the refrain to repeat); each sample is put back
+into the draft and the whole poem checked again, so code picks the line that fits.
+A small model cannot count syllables, but among a few tries one often has the count,
+and the next round mends the next line. A new line that merely repeats another
+line of the poem (other than a refrain) is not put in. When no line is to blame
+(too many lines, a stanza layout), the whole poem is rewritten instead.
 
 Both prompts keep a fixed prefix per form (system prompt and worked example) and
 put everything from the user and the draft in the last message.
@@ -15,6 +16,7 @@ put everything from the user and the draft in the last message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +25,7 @@ from musekit import ChatRequest, Message
 from musekit.craft import FormReport, check, get_form
 from musekit.refine import feedback
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
-from musekit_plugins.poem_text import answer_line, last_word, poem_lines, put_line
+from musekit_plugins.poem_text import answer_lines, last_word, poem_lines, put_line
 
 #: Tokens allowed for one rewritten line (SmolLM2 spends about 10 on a line of verse).
 LINE_TOKENS = 32
@@ -52,14 +54,22 @@ def rewrite_system_prompt(form: FormName) -> str:
     )
 
 
-def target_line(report: FormReport, expected: int | None) -> int | None:
-    """The line to write (0-based): the first with a problem, else the first missing one;
-    ``None`` when no single line is to blame."""
+@dataclass(frozen=True)
+class Span:
+    """Lines to write: ``count`` lines from ``start`` (0-based)."""
+
+    start: int
+    count: int = 1
+
+
+def target(report: FormReport, expected: int | None) -> Span | None:
+    """What to write: the first line with a problem, else the missing lines; ``None`` when
+    no line is to blame."""
     for index, line in enumerate(report.lines):
         if line.problems:
-            return index
+            return Span(index)
     if expected is not None and len(report.lines) < expected:
-        return len(report.lines)
+        return Span(len(report.lines), expected - len(report.lines))
     return None
 
 
@@ -94,12 +104,26 @@ def _rhyme_partner(form: FormName, index: int) -> int | None:
     return base + earlier[0] if earlier else None
 
 
-def line_request(request: str, lines: Sequence[str], index: int, problems: Sequence[str]) -> str:
-    """The last message of a line repair: the user's request, the lines before, what to write."""
-    shown = range(max(0, index - CONTEXT_LINES), min(index, len(lines)))
+def line_request(
+    request: str, form: FormName, lines: Sequence[str], span: Span, problems: Sequence[str]
+) -> str:
+    """The last message of a line repair: the user's request, the lines before, the
+    problems, and what to write."""
+    shown = range(max(0, span.start - CONTEXT_LINES), min(span.start, len(lines)))
     before = "".join(f"Line {i + 1}: {lines[i]}\n" for i in shown)
     problem = f"Problem: {'; '.join(problems)}\n" if problems else ""
-    return f"{request}\n{before}{problem}Write line {index + 1}"
+    if span.count == 1:
+        needs = line_needs(form, span.start, lines)
+        ask = f"Write line {span.start + 1}{', ' + needs if needs else ''}."
+    else:
+        last = span.start + span.count
+        each = [
+            f"line {i + 1} {needs}"
+            for i in range(span.start, last)
+            if (needs := line_needs(form, i, lines))
+        ]
+        ask = f"Write lines {span.start + 1} to {last}{': ' + '; '.join(each) if each else ''}."
+    return f"{request}\n{before}{problem}{ask}"
 
 
 @cache
@@ -110,9 +134,8 @@ def _line_example(form: FormName) -> tuple[str, str]:
     lines = poem_lines(example.poem)
     shortened = "\n".join(example.poem.splitlines()[:-1]).strip()
     report = check(shortened, form, lines=len(lines) if form in OPEN_FORMS else None)
-    ask = line_request(f"Topic: {example.topic}", lines, len(lines) - 1, report.problems)
-    needs = line_needs(form, len(lines) - 1, lines)
-    return f"{ask}{', ' + needs if needs else ''}.", lines[-1]
+    span = Span(len(lines) - 1)
+    return line_request(f"Topic: {example.topic}", form, lines, span, report.problems), lines[-1]
 
 
 @cache
@@ -146,9 +169,9 @@ class Repairs:
         return self.lines or get_form(self.form).lines
 
     def prompt(self, text: str, report: FormReport) -> ChatRequest:
-        """The repair request for a failed draft: one line if one is to blame, else all."""
-        index = target_line(report, self.expected_lines)
-        if index is None:
+        """The repair request for a failed draft: its lines to write, or all of it."""
+        span = target(report, self.expected_lines)
+        if span is None:
             example, answer = _rewrite_example(self.form)
             messages = (
                 Message(role="system", content=rewrite_system_prompt(self.form)),
@@ -157,29 +180,39 @@ class Repairs:
                 Message(role="user", content=_rewrite_request(self.request, text, report.problems)),
             )
             return self.drafting.model_copy(update={"messages": messages})
-        lines = poem_lines(text)
         problems = (
-            report.lines[index].problems
-            if index < len(report.lines)
+            report.lines[span.start].problems
+            if span.start < len(report.lines)
             else [p for p in report.problems if p.startswith("the poem has")]
         )
-        needs = line_needs(self.form, index, lines)
-        ask = line_request(self.request, lines, index, problems)
         example, answer = _line_example(self.form)
+        ask = line_request(self.request, self.form, poem_lines(text), span, problems)
         messages = (
             Message(role="system", content=line_system_prompt(self.form)),
             Message(role="user", content=example),
             Message(role="assistant", content=answer),
-            Message(role="user", content=f"{ask}{', ' + needs if needs else ''}."),
+            Message(role="user", content=ask),
         )
-        sampling = self.drafting.sampling.model_copy(update={"max_tokens": LINE_TOKENS})
+        sampling = self.drafting.sampling.model_copy(
+            update={"max_tokens": LINE_TOKENS * span.count}
+        )
         return self.drafting.model_copy(update={"messages": messages, "sampling": sampling})
 
     def apply(self, text: str, report: FormReport, answer: str) -> str:
-        """The draft with the answer put in: the rewritten line in its place, or the
-        rewritten poem."""
-        index = target_line(report, self.expected_lines)
-        if index is None:
+        """The draft with the answer put in: the written lines in their place (those that
+        only repeat another line left out), or the rewritten poem."""
+        span = target(report, self.expected_lines)
+        if span is None:
             return answer
-        line = answer_line(answer)
-        return put_line(text, index, line) if line else text
+        refrains = {line for _, repeats in get_form(self.form).refrains for line in repeats}
+        for offset, line in enumerate(answer_lines(answer)[: span.count]):
+            index = span.start + offset
+            others = [_words(row) for i, row in enumerate(poem_lines(text)) if i != index]
+            if index + 1 not in refrains and _words(line) in others:
+                break
+            text = put_line(text, index, line)
+        return text
+
+
+def _words(line: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", line.lower()))

@@ -56,13 +56,11 @@ _LINE_LABEL = re.compile(r"^(new )?line \d+\s*[:.)-]\s*", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 
 
-def answer_line(answer: str) -> str:
-    """The first line of a one-line answer, without a "Line 3:" label, quotes or markdown."""
-    for line in clean_poem(answer).splitlines():
-        line = clean_poem(_LINE_LABEL.sub("", line))
-        if line:
-            return line
-    return ""
+def answer_lines(answer: str) -> list[str]:
+    """The lines of an answer that wrote some lines of a poem, without "Line 3:" labels,
+    quotes or markdown."""
+    lines = (clean_poem(_LINE_LABEL.sub("", line)) for line in clean_poem(answer).splitlines())
+    return [line for line in lines if line]
 
 
 def put_line(text: str, index: int, line: str) -> str:
