@@ -15,8 +15,9 @@ cost each (completion tokens, seconds). Target: the pipeline passes more often t
 single shot in every case.
 
 Run: ``python bench/form_pass_rate.py`` (haiku, limerick and the Shakespearean sonnet
-on 20 topics); ``--forms all --topics 5`` for every case; ``--candidates K`` to size
-the pipeline. Other refine-based commands add rows to ``CASES``.
+on 20 topics); ``--forms all --topics 5`` for every case, the ``lyrics`` command's
+included; ``--candidates K`` to size the pipeline. Other refine-based commands add
+rows to ``CASES``: a command, its parameters, and the ``Result.data`` key of its report.
 """
 
 from __future__ import annotations

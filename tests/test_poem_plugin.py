@@ -7,17 +7,21 @@ runs through click; one test runs the installed console script on the real model
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 import typing
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import Invoke, Script
 
-from musekit import ChatRequest
+from musekit import ChatRequest, Runner
 from musekit.craft import FORMS, check
 from musekit.errors import EngineUnavailable, InvalidParameters
 from musekit.testing import FakeEngine, assert_conforms, make_kit
+from musekit.testing.kit import run_sync
 from musekit_plugins import poem
 from musekit_plugins.poem import MAX_VARIATIONS, system_prompt
 from musekit_plugins.poem_forms import FORM_PROMPTS, FormName
@@ -30,6 +34,8 @@ from musekit_plugins.poem_repair import (
     target,
 )
 from musekit_plugins.poem_text import answer_lines, clean_poem, put_line
+
+BENCH = Path(__file__).parents[1] / "bench"
 
 HAIKU = "Cold rain on the roof\nthe old dog sleeps by the stove\nwe listen and wait"
 ONE_OFF = "Cold rain on the tin roof\nthe old dog sleeps by the stove\nwe listen and wait"
@@ -405,3 +411,32 @@ def fail_with(error: Exception) -> Callable[[ChatRequest, int], str]:
         raise error
 
     return reply
+
+
+def test_the_pass_rate_bench_runs_every_case_in_both_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+    bench = importlib.import_module("form_pass_rate")
+    try:
+        commands = {case.command for case in bench.CASES.values()}
+        plugins = {case.plugin_name for case in bench.CASES.values()}
+        single_host = bench.host(commands, {p: dict(bench.SINGLE_SHOT) for p in plugins})
+        pipeline_host = bench.host(commands, {})
+        for case in bench.CASES.values():
+            single_engine, pipeline_engine = FakeEngine(default=HAIKU), FakeEngine(default=HAIKU)
+            one, full = run_sync(
+                bench.run_case(
+                    case,
+                    ("rain", "snow"),
+                    Runner(single_host, single_engine),
+                    Runner(pipeline_host, pipeline_engine),
+                    seed=7,
+                )
+            )
+            assert len(one.scores) == len(full.scores) == 2, case.label
+            assert one.errors == full.errors == 0, case.label
+            # Single shot is one request of one draft; the seed pairs the two modes.
+            assert [r.n for r in single_engine.requests] == [1, 1], case.label
+            assert [r.sampling.seed for r in single_engine.requests] == [7, 8], case.label
+            assert pipeline_engine.requests[0].n > 1, case.label
+    finally:
+        sys.modules.pop("form_pass_rate", None)
