@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -152,6 +153,23 @@ def test_malformed_after_sends_a_chunk_that_is_not_json(
     json.loads(data[0])
     with pytest.raises(json.JSONDecodeError):
         json.loads(data[1])
+
+
+def test_stall_after_goes_silent_mid_stream_then_carries_on(
+    server: FakeVLLM, client: httpx.Client
+) -> None:
+    server.stall_after(1, 0.6)
+    arrivals: list[float] = []
+
+    with client.stream("POST", "/chat/completions", json={"messages": USER, "stream": True}) as r:
+        for line in r.iter_lines():
+            if line:
+                arrivals.append(time.monotonic())
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert gaps[0] >= 0.5
+    assert max(gaps[1:]) < 0.3
+    assert client.post("/chat/completions", json={"messages": USER}).status_code == 200
 
 
 def test_metrics_can_be_pinned_and_health_taken_down(server: FakeVLLM) -> None:

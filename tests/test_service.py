@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Invoke
 from pydantic import Field
 
 from musekit import (
@@ -395,3 +397,23 @@ async def test_from_settings_opens_the_configured_store_and_applies_the_limits(
     assert (second.status, second.message) == ("denied", "You can run another command in 1 min.")
     assert recorded is not None
     assert recorded.status == "ok"
+
+
+# The CLI goes through the service --------------------------------------------------------
+
+
+async def test_a_cli_run_is_recorded_in_the_default_store(
+    cli: Invoke, cli_engine: FakeEngine
+) -> None:
+    done = await asyncio.to_thread(cli, "run", "write", "--json", "first snow")
+    refused = await asyncio.to_thread(cli, "run", "write", "")
+
+    assert done.exit_code == 0
+    assert refused.exit_code == 2  # bad parameters are refused before anything runs
+    async with await open_store(load_settings().store) as default:
+        (record,) = await default.history()
+    assert record.id == json.loads(done.stdout)["invocation_id"]
+    assert (record.command, record.platform, record.user_id) == ("write", "cli", "local")
+    assert (record.status, record.params) == ("ok", {"prompt": "first snow"})
+    assert record.result is not None
+    assert record.result.text == "A fake reply from the engine."

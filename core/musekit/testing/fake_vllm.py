@@ -4,7 +4,7 @@ It runs musekit's OpenAI-compatible app (the one ``musekit serve`` uses) with
 uvicorn on 127.0.0.1, on a free port, in a background thread, and can be told to
 fail the way a real vLLM server fails: slow answers, 503 or 429 with
 ``Retry-After``, 400/404/422 errors, a connection dropped mid-stream, a malformed
-chunk, a busy ``/metrics``, ``/health`` down. See docs/testing-plugins.md.
+chunk, a stream that stalls, a busy ``/metrics``, ``/health`` down. See docs/testing-plugins.md.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class _HttpError:
 @dataclass(frozen=True)
 class _StreamFault:
     after: int  # SSE events sent before the fault
-    kind: str  # "disconnect" or "malformed"
+    kind: str  # "disconnect", "malformed" or "stall"
+    seconds: float = 0.0  # how long a stall lasts
 
 
 class _Drop(BaseException):
@@ -124,6 +125,10 @@ class FakeVLLM:
     def malformed_after(self, events: int, *, times: int = 1) -> None:
         """Send a chunk that is not JSON after ``events`` SSE events of the next streams."""
         self._faults.extend([_StreamFault(events, "malformed")] * times)
+
+    def stall_after(self, events: int, seconds: float, *, times: int = 1) -> None:
+        """Go silent for ``seconds`` after ``events`` SSE events of the next streams."""
+        self._faults.extend([_StreamFault(events, "stall", seconds)] * times)
 
     def set_metrics(
         self,
@@ -278,7 +283,10 @@ def _faulty_send(send: Send, fault: _StreamFault) -> Send:
             if events == fault.after:
                 if fault.kind == "disconnect":
                     raise _Drop
-                message = {**message, "body": b"data: {not json\n\n"}
+                if fault.kind == "stall":
+                    await asyncio.sleep(fault.seconds)
+                else:
+                    message = {**message, "body": b"data: {not json\n\n"}
             events += 1
         await send(message)
 
