@@ -18,6 +18,7 @@ from musekit import Invocation, Invoker
 from musekit.errors import SettingsError
 from musekit.settings import StoreSettings, load_settings
 from musekit.store import Store, StoreUnavailable, open_store
+from musekit.store.urls import store_url
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -64,6 +65,13 @@ async def test_a_plain_postgresql_url_uses_the_async_driver(postgres_url: str) -
         assert store.dialect == "postgresql"
         await record(store)
         assert len(await store.history()) == 1
+
+
+def test_urls_get_the_async_drivers_and_libpq_ssl_modes_become_asyncpg_ones() -> None:
+    assert str(store_url("sqlite:///team.db")) == "sqlite+aiosqlite:///team.db"
+    assert store_url("postgres://u:p@db/muse?sslmode=verify-full").render_as_string(False) == (
+        "postgresql+asyncpg://u:p@db/muse?ssl=verify-full"
+    )
 
 
 async def test_an_in_memory_store_takes_concurrent_calls() -> None:

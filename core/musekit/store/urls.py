@@ -35,7 +35,12 @@ def store_url(raw: str | None) -> sa.URL:
             f"store.url (env MUSEKIT_STORE__URL): '{backend}' databases are not supported; "
             "use 'sqlite' or 'postgresql'."
         )
-    return url.set(drivername=DRIVERS[backend])
+    url = url.set(drivername=DRIVERS[backend])
+    if "sslmode" in url.query:  # libpq's name; asyncpg takes the same values as ``ssl``
+        url = url.update_query_dict({"ssl": url.query["sslmode"]}).difference_update_query(
+            ["sslmode"]
+        )
+    return url
 
 
 def shown(url: sa.URL) -> str:
