@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,30 @@ def test_rules_that_are_not_json_in_the_environment_say_how_to_write_them(
     assert result.exit_code == 2
     assert "write the rules as a JSON list of tables" in result.stderr
     assert cli_engine.requests == []
+
+
+# docs/guard-rails.md: the example rules do what the page says ------------------------------
+
+
+def test_the_example_rules_in_the_guard_rails_doc_do_what_it_says(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from musekit.app import load_host
+    from musekit.settings import load_settings
+
+    doc = Path(__file__).parents[1] / "docs" / "guard-rails.md"
+    block = re.search(
+        r"<!-- file: musekit.toml -->\s*```toml\n(.*?)\n```", doc.read_text("utf-8"), re.DOTALL
+    )
+    assert block is not None
+    (isolated / "musekit.toml").write_text(block[1], "utf-8")
+    kit = Kit(load_host(load_settings()), FakeEngine())
+
+    assert denial(kit, write(command="poem", roles=("admin",))) is None
+    assert denial(kit, write(command="poem")) == (
+        "You can't run 'poem' in #general: poems go in #poetry."
+    )
+    assert denial(kit, write(command="poem", channel="poetry")) is None
+    assert denial(kit, write(roles=("guest",), channel="random")) == (
+        "You can't run 'write' in #random: guests can use /write only."
+    )

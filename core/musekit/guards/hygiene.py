@@ -4,7 +4,7 @@ Mass mentions are rewritten to ``@`` + a zero-width space + the name, which
 reads the same and notifies nobody on any platform: ``@everyone`` and ``@here``
 (Discord, and Slack with ``link_names``), Slack's ``<!channel>``, ``<!here>``
 and ``<!everyone>`` (with or without a ``|label``), and Discord role mentions
-``<@&123>`` (which become ``@\u200brole``). Rewriting is idempotent.
+``<@&123>`` (which become plain ``@role``). Rewriting is idempotent.
 """
 
 from __future__ import annotations
