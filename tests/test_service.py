@@ -36,7 +36,7 @@ from musekit.runner import Runner
 from musekit.service import CommandService, Outcome
 from musekit.settings import LimitsSettings, load_settings
 from musekit.store import Store, open_store
-from musekit.testing import FakeEngine
+from musekit.testing import FakeEngine, FakeVLLM
 from musekit_plugins import rules
 
 SECRET = "sk-service-5d1e"
@@ -417,3 +417,43 @@ async def test_a_cli_run_is_recorded_in_the_default_store(
     assert (record.status, record.params) == ("ok", {"prompt": "first snow"})
     assert record.result is not None
     assert record.result.text == "A fake reply from the engine."
+
+
+# Command budgets, over the wire ------------------------------------------------------------
+
+
+async def test_the_host_clamps_what_a_plugin_asks_of_a_real_server(store: Store) -> None:
+    from musekit.engine.openai.engine import OpenAIEngine
+    from musekit.settings import OpenAISettings
+
+    async def greedy(ctx: Context, params: TextParams) -> Result:
+        request = ChatRequest(messages=(Message(role="user", content=params.text),), n=16)
+        completion = await ctx.engine.complete(request.with_sampling(max_tokens=100_000))
+        return Result(title="greedy", sections=[Section(body=c.text) for c in completion.choices])
+
+    class Greedy:
+        MUSEKIT_API = (1,)
+
+        @hookimpl
+        def register_commands(self, register: Any) -> None:
+            limits = Limits(max_output_tokens=3, max_samples=2)
+            register(
+                CommandSpec(
+                    name="greedy", description="Asks too much.", params=TextParams, limits=limits
+                ),
+                greedy,
+            )
+
+    plugins = PluginHost()
+    plugins.add(Greedy(), name="greedy")
+    async with FakeVLLM(default="one two three four five") as fake:
+        engine = OpenAIEngine(OpenAISettings(base_urls=[fake.base_url]))
+        svc = CommandService(Runner(plugins, engine), store, metrics=ServiceMetrics())
+        outcome = await svc.submit(Invocation(command="greedy"))
+        await engine.aclose()
+
+    (body,) = fake.requests
+    assert (body["n"], body["max_completion_tokens"]) == (2, 3)
+    assert outcome.result is not None
+    assert [s.body for s in outcome.result.sections] == ["one two three "] * 2
+    assert outcome.result.warnings == ["asked for 16 samples; the limit is 2"]

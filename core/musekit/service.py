@@ -137,12 +137,13 @@ class CommandService:
                 f"The permission rules did not load, so no command may run: plugin "
                 f"'{RULES_PLUGIN}' {rules.error}."
             )
-        store = store or await open_store(settings.store)
-        return cls(
-            create_runner(settings, engine=engine, host=host),
-            store,
-            limiter=Limiter(settings.limits),
-        )
+        runner = create_runner(settings, engine=engine, host=host)
+        try:
+            store = store or await open_store(settings.store)
+        except BaseException:
+            await runner.engine.aclose()
+            raise
+        return cls(runner, store, limiter=Limiter(settings.limits))
 
     async def aclose(self) -> None:
         """Close the engine and the store."""
