@@ -417,6 +417,8 @@ async def test_a_cli_run_is_recorded_in_the_default_store(
     assert (record.status, record.params) == ("ok", {"prompt": "first snow"})
     assert record.result is not None
     assert record.result.text == "A fake reply from the engine."
+    listed = await asyncio.to_thread(cli, "history", "list", "--json")
+    assert [entry["id"] for entry in json.loads(listed.stdout)] == [record.id]
 
 
 # Command budgets, over the wire ------------------------------------------------------------
