@@ -13,8 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from musekit.craft.song import (
+    SECTION_KINDS,
     Chord,
     Key,
     SongForm,
@@ -440,3 +443,24 @@ def test_the_documented_json_is_what_check_song_returns() -> None:
     )
     report = check_song(doc_block("file", "small_song.txt"), form)
     assert json.loads(doc_block("output", "small_song.json")) == report.to_json()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(SECTION_KINDS), min_size=1, max_size=8))
+def test_any_structure_reads_back_and_tagged_lyrics_follow_it(kinds: list[str]) -> None:
+    structure = parse_structure("-".join(kinds))
+    assert list(structure) == kinds
+    song = "\n\n".join(
+        f"[{tag}]\nthe boats are leaving one by one" for tag in section_tags(structure)
+    )
+    report = check_song(song, SongForm.parse(structure))
+    assert report.structure_ok, report.problems
+    assert report.structure == "-".join(kinds)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet=st.sampled_from("[]()ab Chords:Verse1-\n"), max_size=120))
+def test_any_text_gives_a_report_and_never_an_error(text: str) -> None:
+    report = check_song(text, HARBOR_FORM)
+    assert report.passed == (report.problems == [])
+    assert 0.0 <= report.score <= 1.0

@@ -70,6 +70,10 @@ def _song_form_error(error: ValueError) -> PydanticCustomError:
     return PydanticCustomError("song_form", str(error))
 
 
+def _no_rhyme(rhyme: str) -> bool:
+    return rhyme.strip().lower() == "none"
+
+
 class LyricsParams(Params):
     theme: str = Field(min_length=1, max_length=500, description="What the song is about.")
     genre: str | None = Field(
@@ -123,7 +127,7 @@ class LyricsParams(Params):
         if value is None or structure is None:
             return value
         try:
-            if info.field_name == "rhyme" and value.strip().lower() != "none":
+            if info.field_name == "rhyme" and not _no_rhyme(value):
                 SongForm.parse(structure, rhyme=value)
             elif info.field_name == "syllables":
                 SongForm.parse(structure, syllables=value)
@@ -187,7 +191,7 @@ def song_form(params: LyricsParams) -> SongForm:
     if params.rhyme is None:
         rhyme = {kind: scheme for kind, scheme in DEFAULT_RHYME.items() if kind in structure}
     else:
-        rhyme = None if params.rhyme.strip().lower() == "none" else params.rhyme
+        rhyme = None if _no_rhyme(params.rhyme) else params.rhyme
     return SongForm.parse(structure, rhyme=rhyme, syllables=params.syllables, key=params.key)
 
 

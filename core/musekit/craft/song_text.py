@@ -14,7 +14,11 @@ from musekit.craft.phonetics import words
 from musekit.craft.song_form import SectionKind, section_kind, section_labels
 
 _TAG = re.compile(r"^\[\s*([^\[\]]+?)\s*\]$")
-_TAG_NAME = re.compile(r"^([A-Za-z][A-Za-z _-]*?)(?:\s*(\d+))?(?:\s*[:\u2013\u2014-].*)?$")
+#: A known section name, then an optional number, then an optional note after a colon or dash.
+_TAG_NAME = re.compile(
+    r"^(intro|verse|pre[\s_-]*chorus|chorus|bridge|outro)\s*(\d+)?\s*(?:[:\u2013\u2014-].*)?$",
+    re.IGNORECASE,
+)
 _CHORD_LINE = re.compile(r"^chords?\s*:\s*(.*)$", re.IGNORECASE)
 _BACKING = re.compile(r"\([^()]*\)")
 _DASHES = frozenset({"", "-", "\u2013", "\u2014"})
