@@ -163,6 +163,16 @@ def test_a_chorus_missing_a_line() -> None:
     ]
 
 
+def test_an_empty_first_chorus_is_not_what_the_second_repeats() -> None:
+    song = "[Chorus]\n\n[Verse]\nla la\n\n[Chorus]\nthe lantern will burn in the rain"
+    report = check_song(song)
+    assert report.chorus_identical is False
+    assert report.problems == [
+        "[Chorus 2] has an extra line 1: 'the lantern will burn in the rain'",
+        "[Chorus 1] has no lines",
+    ]
+
+
 def test_choruses_may_differ_in_case_punctuation_and_backing_vocals() -> None:
     head, tail = HARBOR.rsplit("with stars and the sea at my side;", 1)
     report = check_song(head + "With stars and the sea at my side (at my side)" + tail, HARBOR_FORM)

@@ -191,7 +191,7 @@ def _plain(line: SongLine) -> str:
 
 def _check_choruses(tally: _Tally, song: Song) -> None:
     indexed = [(i, s) for i, s in enumerate(song.sections) if s.kind == "chorus"]
-    if len(indexed) < 2 or not indexed[0][1].lines:
+    if len(indexed) < 2:
         return
     first = indexed[0][1]
     reference = [_plain(line) for line in first.lines]
