@@ -191,20 +191,20 @@ class OpenAIEngine(Engine):
         try:
             if response.status_code != 200:
                 raise _Failed(await self._refusal(response, endpoint, served, watchdog))
-            events = EventSource(response).aiter_sse()
-            watchdog.reading()
-            async for event in events:
-                watchdog.idle()
-                deltas = reader.read(event.data)
-                if deltas:
-                    for delta in deltas:
-                        yield delta
-                    first = False
-                    watchdog.expires = min(loop.time() + settings.idle_timeout, end)
-                if reader.done:
-                    await _drain(events, watchdog)
-                    break
+            async with aclosing(EventSource(response).aiter_sse()) as events:
                 watchdog.reading()
+                async for event in events:
+                    watchdog.idle()
+                    deltas = reader.read(event.data)
+                    if deltas:
+                        for delta in deltas:
+                            yield delta
+                        first = False
+                        watchdog.expires = min(loop.time() + settings.idle_timeout, end)
+                    if reader.done:
+                        await _drain(events, watchdog)
+                        break
+                    watchdog.reading()
             yield reader.end()
         except asyncio.CancelledError:
             if watchdog.caused():

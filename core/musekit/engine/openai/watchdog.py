@@ -65,7 +65,13 @@ class Watchdog:
 
     async def wait(self, awaitable: Awaitable[_T]) -> _T:
         """``awaitable``'s result, or :class:`TimeoutError` if ``expires`` passes first."""
-        self.reading()
+        try:
+            self.reading()
+        except TimeoutError:
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()  # never awaited: finish it (an ``anext`` left pending blocks its generator)
+            raise
         try:
             return await awaitable
         except asyncio.CancelledError:
