@@ -20,6 +20,7 @@ from musekit_plugins import lyrics
 from musekit_plugins.lyrics import (
     REPAIR_SYSTEM_PROMPT,
     SYSTEM_PROMPT,
+    check_lyrics,
     clean_lyrics,
     example_params,
     example_song,
@@ -119,6 +120,27 @@ def test_when_no_draft_passes_the_closest_is_returned_with_its_problems() -> Non
         "from [Chorus 1] in line 3: 'the road is long and cold and deep,' instead of "
         "'the road is long, the snow is deep,'."
     ]
+
+
+def test_lines_copied_from_the_worked_example_are_a_problem() -> None:
+    example_chorus = "[Chorus]\n" + example_song(False).split("[Chorus]\n")[1].split("\n\n")[0]
+    copying = "\n\n".join([VERSE_1, example_chorus, VERSE_2, example_chorus])
+    assert check_song(copying, DEFAULT_FORM).passed  # the form alone cannot tell
+    report = check_lyrics(copying, DEFAULT_FORM)
+    assert not report.passed
+    assert report.problems == [
+        "8 lines are copied from the example song, such as 'Oh, carry me home on the tide,': "
+        "write new lines about the theme"
+    ]
+    assert report.score == 0.5  # half the lines are the example's
+
+    engine = FakeEngine([copying, CHORUS_OFF], default=SONG)
+    kit = make_kit(lyrics, engine=engine, settings={"lyrics": {"candidates": 2}})
+    outcome = kit.invoke("lyrics", "coming home in winter")
+    assert outcome.text == SONG  # a repair, the copy was not taken as a pass
+    assert [v.text for v in outcome.result.variations] == [CHORUS_OFF, copying]
+    assert outcome.result.variations[1].data["song_report"] == report.to_json()
+    assert check_lyrics(SONG, DEFAULT_FORM) == check_song(SONG, DEFAULT_FORM)
 
 
 def test_model_chatter_and_headings_are_cleaned_into_tagged_lyrics() -> None:
@@ -331,11 +353,12 @@ def test_on_the_embedded_model_the_report_matches_the_text(
     form = SongForm.parse(
         "verse-chorus", rhyme="verse=ABAB; chorus=AABB", syllables="6-10", key="G"
     )
-    report = check_song(text, form)
+    report = check_lyrics(text, form)
     assert result["data"]["song_report"] == report.to_json()
     assert {"name": "song", "value": report.summary()} in result["fields"]
+    assert set(check_song(text, form).problems) <= set(report.problems)
     for variation in result["variations"]:
         body = variation["sections"][0]["body"]
-        assert variation["data"]["song_report"] == check_song(body, form).to_json()
+        assert variation["data"]["song_report"] == check_lyrics(body, form).to_json()
     max_tokens = 2 * (8 + 12 + 4 * 16) + 24  # two sections, each a tag, chords and four lines
     assert 0 < result["metrics"]["completion_tokens"] <= 2 * 2 * max_tokens  # the token budget

@@ -35,6 +35,7 @@ from musekit.craft.song import (
     SongForm,
     SongReport,
     check_song,
+    parse_song,
     parse_structure,
     section_tags,
 )
@@ -324,6 +325,41 @@ def _example_repair(chords: bool) -> tuple[str, tuple[str, ...]]:
     return broken, tuple(report.problems)
 
 
+def _plain(line: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", line.lower()))
+
+
+@cache
+def _example_lines() -> frozenset[str]:
+    song = parse_song(EXAMPLE_SONG)
+    return frozenset(_plain(line.sung) for section in song.sections for line in section.lines)
+
+
+def check_lyrics(text: str, form: SongForm) -> SongReport:
+    """:func:`check_song`, and a problem for lines copied from the worked example.
+
+    A small model often copies the example's chorus, which then passes every check;
+    the copied share of the lines comes off the score.
+    """
+    report = check_song(text, form)
+    sung = [line.sung for section in parse_song(text).sections for line in section.lines]
+    copied = [line for line in sung if _plain(line) in _example_lines()]
+    if not copied:
+        return report
+    count = len(copied)
+    problem = (
+        f"{count} line{'s are' if count > 1 else ' is'} copied from the example song, such as "
+        f"'{copied[0]}': write new lines about the theme"
+    )
+    return report.model_copy(
+        update={
+            "passed": False,
+            "score": round(report.score * (1 - count / len(sung)), 3),
+            "problems": [problem, *report.problems],
+        }
+    )
+
+
 def max_tokens(params: LyricsParams) -> int:
     """Tokens allowed for one draft: every section's tag, chords and lines, and a little spare."""
     form = song_form(params)
@@ -387,7 +423,7 @@ async def run_lyrics(ctx: Context, params: LyricsParams) -> Result:
     refined = await refine(
         ctx,
         request,
-        lambda text: check_song(text, form),
+        lambda text: check_lyrics(text, form),
         lambda draft, report: repair_messages(params, draft, report),
         candidates=settings.candidates,
         repair_rounds=settings.repair_rounds,
