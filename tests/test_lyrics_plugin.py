@@ -13,7 +13,7 @@ import json
 import pytest
 from conftest import Invoke, Script
 
-from musekit.craft.song import SongForm, check_song
+from musekit.craft.song import SongForm, check_song, repeat_choruses
 from musekit.errors import InvalidParameters
 from musekit.testing import FakeEngine, assert_conforms, make_kit
 from musekit_plugins import lyrics
@@ -49,7 +49,7 @@ NO_SECOND_HALF = "\n\n".join([VERSE_1, CHORUS])
 UNTAGGED = "The kettle sings\nthe window holds a light"
 SHORT = "[Verse 1]\nsnow"
 
-DEFAULT_FORM = SongForm.parse("verse-chorus-verse-chorus", rhyme="verse=ABAB; chorus=AABB")
+DEFAULT_FORM = SongForm.parse("verse-chorus-verse-chorus", rhyme="verse=XAXA; chorus=AABB")
 
 
 def test_the_installed_lyrics_command_passes_the_conformance_check() -> None:
@@ -171,6 +171,14 @@ def test_clean_lyrics(raw: str, clean: str) -> None:
     assert clean_lyrics(raw) == clean
 
 
+def test_a_chorus_written_as_its_tag_alone_is_repeated_in_full() -> None:
+    short = SONG[: SONG.rindex("[Chorus]")] + "[Chorus]"
+    kit = make_kit(lyrics, engine=FakeEngine([short]), settings={"lyrics": {"candidates": 1}})
+    result = kit.invoke("lyrics", "coming home in winter").result
+    assert result.text == SONG
+    assert result.data["song_report"]["passed"] is True  # type: ignore[index]
+
+
 def test_clean_lyrics_keeps_backing_vocals_and_chords() -> None:
     text = "[Chorus]\nChords: C G\nSo leave a lamp (leave a lamp)\n(ooh)"
     assert clean_lyrics(text) == text
@@ -178,8 +186,11 @@ def test_clean_lyrics_keeps_backing_vocals_and_chords() -> None:
 
 def test_the_worked_example_passes_its_own_check() -> None:
     for chords in (False, True):
-        report = check_song(example_song(chords), song_form(example_params(chords)))
+        report = check_song(
+            repeat_choruses(example_song(chords)), song_form(example_params(chords))
+        )
         assert report.passed, report.problems
+    assert example_song(False).endswith("[Chorus]")  # it shows a repeated chorus as its tag
     assert "Chords:" not in example_song(False)
 
 
@@ -207,7 +218,7 @@ def test_the_prompt_prefix_is_fixed_and_the_request_comes_last() -> None:
         "Theme: a fox\n"
         "Sections: [Verse 1] [Chorus] [Verse 2] [Chorus]\n"
         "Lines: verse 4, chorus 4\n"
-        "Rhyme: verse ABAB, chorus AABB"
+        "Rhyme: verse XAXA, chorus AABB"
     )
     # With a key the example shows chord lines, the same for every request with a key.
     keyed = kit.invoke("lyrics", "a red kite", key="A minor").request

@@ -25,6 +25,7 @@ from musekit.craft.song import (
     parse_song,
     parse_structure,
     parse_syllables,
+    repeat_choruses,
     section_tags,
 )
 
@@ -322,6 +323,23 @@ def test_an_empty_sung_section_but_not_an_instrumental_intro() -> None:
     )
     form = SongForm.parse("intro-verse-chorus-verse-bridge-chorus", key="G")
     assert check_song(song, form).problems == ["[Bridge] has no lines"]
+
+
+def test_an_empty_chorus_repeats_the_first() -> None:
+    head = HARBOR[: HARBOR.rindex("[Chorus]")]
+    first = (
+        "Oh, carry me home on the tide,\n"
+        "with stars and the sea at my side;\n"
+        "the lantern will burn in the rain\n"
+        "until I come homeward again.\n"
+    )
+    assert repeat_choruses(head + "[Chorus]\n") == head + "[Chorus]\n" + first
+    chords = "[Chorus]\nChords: C G D G\n"
+    assert repeat_choruses(head + chords + "\n") == head + chords + first + "\n"
+    assert check_song(repeat_choruses(head + "[Chorus]"), HARBOR_FORM).passed
+    # A chorus with words of its own, and any other section, is left as written.
+    assert repeat_choruses(HARBOR) == HARBOR
+    assert repeat_choruses("[Verse]\n\n[Chorus]\n\n[Verse]\n") == "[Verse]\n\n[Chorus]\n\n[Verse]\n"
 
 
 def test_without_a_form_only_tags_and_choruses_are_checked() -> None:

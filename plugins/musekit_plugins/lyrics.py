@@ -37,6 +37,7 @@ from musekit.craft.song import (
     check_song,
     parse_song,
     parse_structure,
+    repeat_choruses,
     section_tags,
 )
 from musekit.hookspecs import RegisterCommand, RegisterSettings
@@ -45,7 +46,7 @@ from musekit.refine import Candidate, Refined, feedback, refine, variety
 MUSEKIT_API = (1,)
 
 #: Rhyme schemes used when none is asked for, for the sections the structure has.
-DEFAULT_RHYME: dict[SectionKind, str] = {"verse": "ABAB", "chorus": "AABB"}
+DEFAULT_RHYME: dict[SectionKind, str] = {"verse": "XAXA", "chorus": "AABB"}
 #: Lyric lines per section when neither a rhyme scheme nor a syllable template sets them.
 DEFAULT_LINES: dict[SectionKind, int] = {"intro": 2, "outro": 2, "bridge": 2}
 USUAL_LINES = 4
@@ -90,7 +91,7 @@ class LyricsParams(Params):
         None,
         min_length=1,
         max_length=120,
-        description="Rhyme scheme per section, e.g. 'verse=ABAB; chorus=AABB' (the default), "
+        description="Rhyme scheme per section, e.g. 'verse=XAXA; chorus=AABB' (the default), "
         "'AABB' for every section, or 'none'.",
     )
     syllables: str | None = Field(
@@ -204,14 +205,15 @@ def section_lines(form: SongForm, kind: SectionKind) -> int:
 
 SYSTEM_PROMPT = (
     "You are a songwriter. Write song lyrics with each section's tag in square brackets on a "
-    "line of its own, such as [Verse 1] or [Chorus], in the order asked. Every chorus repeats "
-    "the first chorus word for word. When a key is given, put a line 'Chords: ...' under each "
-    "tag, using only the chords listed. Write only the lyrics, with no title and no notes."
+    "line of its own, such as [Verse 1] or [Chorus], in the order asked. Write the chorus "
+    "once; where it comes again, write only its tag. When a key is given, put a line "
+    "'Chords: ...' under each tag, using only the chords listed. Write only the lyrics, with "
+    "no title and no notes."
 )
 REPAIR_SYSTEM_PROMPT = (
     "You are a songwriter revising song lyrics. Rewrite the draft so that every problem listed "
-    "is fixed, keeping its theme, its images and its section tags; every chorus repeats the "
-    "first chorus word for word. Write only the revised lyrics, with no title and no notes."
+    "is fixed, keeping its theme, its images and its section tags; where the chorus comes "
+    "again, write only its tag. Write only the revised lyrics, with no title and no notes."
 )
 
 EXAMPLE_PARAMS = LyricsParams(theme="boats leaving the harbor at dawn", genre="folk")
@@ -237,13 +239,9 @@ the gulls are crying overhead;
 I hear the sailors as they sing
 of all the things they left unsaid.
 
-[Chorus]
-Chords: C G D G
-Oh, carry me home on the tide,
-with stars and the sea at my side;
-the lantern will burn in the rain
-until I come homeward again."""
-"""The worked example, written for this project; it passes its own check (a test holds it)."""
+[Chorus]"""
+"""The worked example, written for this project; with its chorus repeated it passes its own
+check (a test holds it)."""
 
 
 def example_params(chords: bool) -> LyricsParams:
@@ -317,10 +315,12 @@ def _repair_request(request: str, draft: str, problems: Sequence[str]) -> str:
 
 @cache
 def _example_repair(chords: bool) -> tuple[str, tuple[str, ...]]:
-    """The worked example with its second chorus changed, and what the check says about it."""
-    song = example_song(chords)
-    head, tail = song.rsplit("the lantern will burn in the rain", 1)
-    broken = head + "the lamp is burning in the rain" + tail
+    """The worked example (its chorus repeated, as drafts are) with a rhyme broken, and what
+    the check says about it."""
+    song = repeat_choruses(example_song(chords))
+    broken = song.replace(
+        "of all the things they left unsaid.", "of all the ships that sailed away."
+    )
     report = check_song(broken, song_form(example_params(chords)))
     return broken, tuple(report.problems)
 
@@ -378,13 +378,16 @@ _CHATTER = re.compile(
     r"^(here('s| is| are)|sure|certainly|of course|okay|title:|#+ |\*\*[^*\[\]]+\*\*$)",
     re.IGNORECASE,
 )
-_AFTERWORD = re.compile(r"^(this song|these lyrics|i hope|note:|explanation)", re.IGNORECASE)
+_AFTERWORD = re.compile(
+    r"^(this song|these lyrics|i hope|note:|explanation|(the )?problems:|draft:)", re.IGNORECASE
+)
 _EMPHASIS = re.compile(r"^(\*\*|\*|__|_)(.+)\1$")
 
 
 def clean_lyrics(text: str) -> str:
     """The lyrics alone: section headings made tags ("**Chorus:**" -> "[Chorus]"), no
-    preamble, title, afterword, code fences or emphasis; one blank line between sections."""
+    preamble, title, afterword, code fences or emphasis; one blank line between sections;
+    a chorus written as its tag alone filled with the first chorus's lines."""
     lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
     lines = [line for line in lines if not line.startswith("```")]
     lines = [_as_tag(line) for line in lines]
@@ -395,7 +398,7 @@ def clean_lyrics(text: str) -> str:
             del lines[index:]
             break
     lines = [_EMPHASIS.sub(r"\2", line) for line in lines]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return repeat_choruses(re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip())
 
 
 def _as_tag(line: str) -> str:

@@ -35,7 +35,7 @@ from musekit.craft.song_form import (
     section_tags,
 )
 from musekit.craft.song_report import SectionReport, SongReport
-from musekit.craft.song_text import Song, SongLine, SongSection, parse_song
+from musekit.craft.song_text import Song, SongLine, SongSection, parse_song, repeat_choruses
 
 __all__ = [
     "FREE_LINE",
@@ -54,6 +54,7 @@ __all__ = [
     "parse_song",
     "parse_structure",
     "parse_syllables",
+    "repeat_choruses",
     "section_kind",
     "section_labels",
     "section_tags",

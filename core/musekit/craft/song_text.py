@@ -90,3 +90,35 @@ def _numbered(label: str, tag: str) -> str:
     if found is None or found[2] is None or label[-1].isdigit():
         return label
     return f"{label} {found[2]}"
+
+
+def repeat_choruses(text: str) -> str:
+    """The lyrics with every empty ``[Chorus]`` filled with the first chorus's lines.
+
+    Song sheets write a repeated chorus as its tag alone; the checks want its words.
+    A chorus with lines of its own is left as written, and so is everything else.
+    """
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if _TAG.match(line.strip()):
+            blocks.append([])
+        blocks[-1].append(line)
+    first: list[str] | None = None
+    filled: list[str] = []
+    for block in blocks:
+        tag = _TAG.match(block[0].strip()) if block else None
+        if tag is not None and _tag_kind(tag[1]) == "chorus":
+            body = [line for line in block[1:] if line.strip() and not _is_chord_line(line)]
+            if first is None:
+                first = body or None
+            elif not body:
+                end = len(block)
+                while end > 1 and not block[end - 1].strip():
+                    end -= 1
+                block = block[:end] + first + block[end:]
+        filled.extend(block)
+    return "\n".join(filled) + ("\n" if text.endswith("\n") else "")
+
+
+def _is_chord_line(line: str) -> bool:
+    return _CHORD_LINE.match(line.strip()) is not None
