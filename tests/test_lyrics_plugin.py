@@ -49,7 +49,7 @@ NO_SECOND_HALF = "\n\n".join([VERSE_1, CHORUS])
 UNTAGGED = "The kettle sings\nthe window holds a light"
 SHORT = "[Verse 1]\nsnow"
 
-DEFAULT_FORM = SongForm.parse("verse-chorus-verse-chorus", rhyme="verse=XAXA; chorus=AABB")
+DEFAULT_FORM = SongForm.parse("verse-chorus-verse-chorus", rhyme="verse=XAXA; chorus=AABB", lines=4)
 
 
 def test_the_installed_lyrics_command_passes_the_conformance_check() -> None:
@@ -233,6 +233,16 @@ def test_the_prompt_prefix_is_fixed_and_the_request_comes_last() -> None:
         )
 
 
+def test_lines_per_section_are_asked_for_and_checked() -> None:
+    kit = make_kit(lyrics, engine=FakeEngine([SONG]), settings={"lyrics": {"candidates": 1}})
+    outcome = kit.invoke("lyrics", "coming home", lines="verse=8")
+    assert "\nLines: verse 8, chorus 4\n" in outcome.request.messages[-1].content
+    assert outcome.result.data["song_report"]["problems"] == [  # type: ignore[index]
+        "[Verse 1] has 4 lines, expected 8",
+        "[Verse 2] has 4 lines, expected 8",
+    ]
+
+
 def test_rhyme_none_asks_for_no_scheme() -> None:
     kit = make_kit(lyrics, engine=FakeEngine(default=SONG))
     request = kit.invoke("lyrics", "the sea", rhyme="none", structure="verse-outro").request
@@ -298,6 +308,12 @@ def test_a_key_checks_the_chords() -> None:
         ({"syllables": "many"}, "syllables", "syllables are a count (8), a range (6-8)"),
         ({"syllables": "verse=9-3"}, "syllables", "a syllable range goes from low to high"),
         ({"key": "H"}, "key", "a key is a note A to G"),
+        (
+            {"lines": "verse=6"},
+            "lines",
+            "6 lines do not fit the verse's rhyme scheme XAXA: use a multiple of 4",
+        ),
+        ({"lines": "40"}, "lines", "lines per section are a whole number from 1 to 32"),
         ({"theme": ""}, "theme", "String should have at least 1 character"),
     ],
 )

@@ -239,7 +239,30 @@ def test_a_syllable_template_per_line() -> None:
 def test_a_template_sets_the_line_count() -> None:
     form = SongForm.parse(syllables="8 8 8")
     report = check_song(HARBOR, form)
-    assert "[Verse 1] has 4 lines, expected 3 (syllables 8-8-8)" in report.problems
+    assert "[Verse 1] has 4 lines, expected 3 (syllables 8 8 8)" in report.problems
+
+
+def test_lines_per_section() -> None:
+    form = SongForm.parse(HARBOR_FORM_STRUCTURE, lines="4; bridge=2")
+    assert check_song(HARBOR, form).passed
+    extra = HARBOR.replace(
+        "and turn my face into the sun.", "and turn my face into the sun,\nand wave"
+    )
+    assert check_song(extra, form).problems == ["[Verse 1] has 5 lines, expected 4"]
+    with pytest.raises(ValueError, match=r"^6 lines do not fit the verse's rhyme scheme ABAB: "):
+        SongForm.parse("verse", rhyme="ABAB", lines=6)
+    with pytest.raises(ValueError, match=r"^6 lines do not fit the verse's syllables 8 8 5-6 5-6"):
+        SongForm.parse("verse", syllables="8 8 5-6 5-6", lines=6)
+
+
+def test_a_looping_draft_scores_below_a_whole_song_with_a_line_off() -> None:
+    form = SongForm.parse(
+        HARBOR_FORM_STRUCTURE, rhyme="verse=XAXA; chorus=AABB", lines="4; bridge=2"
+    )
+    looping = "[Verse 1]\n" + "the stars that are forever,\n" * 40
+    head, tail = HARBOR.rsplit("the lantern will burn in the rain", 1)
+    one_off = head + "the lamp is burning in the rain" + tail
+    assert check_song(looping, form).score < 0.5 < check_song(one_off, form).score
 
 
 def test_backing_vocals_are_not_counted() -> None:
@@ -407,6 +430,8 @@ def test_rules_per_section() -> None:
         ({"syllables": "9-6"}, "a syllable range goes from low to high"),
         ({"syllables": "0"}, "a syllable range goes from low to high"),
         ({"key": "H minor"}, "a key is a note A to G"),
+        ({"lines": "0"}, "lines per section are a whole number from 1 to 32"),
+        ({"lines": "verse=four"}, "lines per section are a whole number from 1 to 32"),
     ],
 )
 def test_bad_rules_raise_clear_errors(arguments: dict[str, str], message: str) -> None:

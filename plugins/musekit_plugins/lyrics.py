@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
+from math import lcm
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -39,6 +41,7 @@ from musekit.craft.song import (
     parse_structure,
     repeat_choruses,
     section_tags,
+    syllables_text,
 )
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit.refine import Candidate, Refined, feedback, refine, variety
@@ -101,6 +104,13 @@ class LyricsParams(Params):
         description="Syllables per line: '8', a range '6-8', a template '8 8 6 6', or per "
         "section, e.g. 'verse=8; chorus=6 6 8'.",
     )
+    lines: str | None = Field(
+        None,
+        min_length=1,
+        max_length=120,
+        description="Lyric lines per section: '4', or per section, e.g. 'verse=8; chorus=4' "
+        "(default: what the rhyme scheme makes, else 4; 2 for an intro, outro or bridge).",
+    )
     key: str | None = Field(
         None,
         min_length=1,
@@ -122,7 +132,7 @@ class LyricsParams(Params):
             )
         return value
 
-    @field_validator("rhyme", "syllables", "key")
+    @field_validator("rhyme", "syllables", "lines", "key")
     @classmethod
     def _fits_the_structure(cls, value: str | None, info: ValidationInfo) -> str | None:
         structure = info.data.get("structure")
@@ -133,6 +143,11 @@ class LyricsParams(Params):
                 SongForm.parse(structure, rhyme=value)
             elif info.field_name == "syllables":
                 SongForm.parse(structure, syllables=value)
+            elif info.field_name == "lines":
+                kinds = parse_structure(structure)
+                rhyme = _rhyme_rules(kinds, info.data.get("rhyme"))
+                syllables = info.data.get("syllables")
+                SongForm.parse(kinds, rhyme=rhyme, syllables=syllables, lines=value)
             elif info.field_name == "key":
                 SongForm.parse(key=value)
         except ValueError as error:
@@ -186,21 +201,33 @@ SPEC = CommandSpec(
 )
 
 
+def _rhyme_rules(
+    structure: tuple[SectionKind, ...], rhyme: str | None
+) -> str | dict[str, str] | None:
+    if rhyme is None:
+        return {kind: scheme for kind, scheme in DEFAULT_RHYME.items() if kind in structure}
+    return None if _no_rhyme(rhyme) else rhyme
+
+
 def song_form(params: LyricsParams) -> SongForm:
-    """What the lyrics are checked against: the structure, rhyme schemes, syllables, key."""
+    """What the lyrics are checked against: the structure, rhyme schemes, syllables, the
+    lines of each section (as asked, else what its scheme and template make, else the
+    usual count) and the key."""
     structure = parse_structure(params.structure)
-    rhyme: str | dict[str, str] | None
-    if params.rhyme is None:
-        rhyme = {kind: scheme for kind, scheme in DEFAULT_RHYME.items() if kind in structure}
-    else:
-        rhyme = None if _no_rhyme(params.rhyme) else params.rhyme
-    return SongForm.parse(structure, rhyme=rhyme, syllables=params.syllables, key=params.key)
+    form = SongForm.parse(
+        structure,
+        rhyme=_rhyme_rules(structure, params.rhyme),
+        syllables=params.syllables,
+        lines=params.lines,
+        key=params.key,
+    )
+    lines = {kind: form.lines.get(kind) or _usual_lines(form, kind) for kind in structure}
+    return replace(form, lines=lines)
 
 
-def section_lines(form: SongForm, kind: SectionKind) -> int:
-    """Lyric lines to ask for in a section of ``kind``."""
-    sizes = [len(form.rhyme.get(kind, "")), len(form.syllables.get(kind, ()))]
-    return max(sizes) if max(sizes) > 1 else DEFAULT_LINES.get(kind, USUAL_LINES)
+def _usual_lines(form: SongForm, kind: SectionKind) -> int:
+    sizes = [size for size, _ in form.patterns(kind)]
+    return lcm(*sizes) if sizes else DEFAULT_LINES.get(kind, USUAL_LINES)
 
 
 SYSTEM_PROMPT = (
@@ -264,25 +291,19 @@ def user_message(params: LyricsParams) -> str:
     if params.genre:
         parts.append(f"Genre: {params.genre}")
     parts.append("Sections: " + " ".join(f"[{tag}]" for tag in section_tags(form.structure)))
-    parts.append("Lines: " + ", ".join(f"{kind} {section_lines(form, kind)}" for kind in kinds))
+    parts.append("Lines: " + ", ".join(f"{kind} {form.lines[kind]}" for kind in kinds))
     if form.rhyme:
         parts.append("Rhyme: " + ", ".join(f"{k} {s}" for k, s in form.rhyme.items()))
     if form.syllables:
         parts.append(
             "Syllables per line: "
             + ", ".join(
-                f"{kind} {' '.join(_shown(r) for r in target)}"
-                for kind, target in form.syllables.items()
+                f"{kind} {syllables_text(target)}" for kind, target in form.syllables.items()
             )
         )
     if form.key is not None:
         parts.append(f"Key: {form.key} (chords: {' '.join(form.key.triads())})")
     return "\n".join(parts)
-
-
-def _shown(target: tuple[int, int]) -> str:
-    low, high = target
-    return str(low) if low == high else f"{low}-{high}"
 
 
 def draft_messages(params: LyricsParams) -> tuple[Message, ...]:
@@ -364,7 +385,7 @@ def max_tokens(params: LyricsParams) -> int:
     """Tokens allowed for one draft: every section's tag, chords and lines, and a little spare."""
     form = song_form(params)
     per_tag = TOKENS_PER_SECTION + (TOKENS_PER_CHORD_LINE if form.key is not None else 0)
-    total = sum(per_tag + section_lines(form, k) * TOKENS_PER_LINE for k in form.structure)
+    total = sum(per_tag + form.lines[kind] * TOKENS_PER_LINE for kind in form.structure)
     return min(total + TOKENS_SPARE, LIMITS.max_output_tokens)
 
 

@@ -27,12 +27,14 @@ from musekit.craft.song_form import (
     SECTION_KINDS,
     SectionKind,
     SongForm,
+    parse_lines,
     parse_rhyme,
     parse_structure,
     parse_syllables,
     section_kind,
     section_labels,
     section_tags,
+    syllables_text,
 )
 from musekit.craft.song_report import SectionReport, SongReport
 from musekit.craft.song_text import Song, SongLine, SongSection, parse_song, repeat_choruses
@@ -50,6 +52,7 @@ __all__ = [
     "SongReport",
     "SongSection",
     "check_song",
+    "parse_lines",
     "parse_rhyme",
     "parse_song",
     "parse_structure",
@@ -58,9 +61,10 @@ __all__ = [
     "section_kind",
     "section_labels",
     "section_tags",
+    "syllables_text",
 ]
 
-_WEIGHTS = {"tags": 1.0, "structure": 2.0, "chorus": 2.0, "lines": 1.0}
+_WEIGHTS = {"tags": 1.0, "structure": 3.0, "chorus": 2.0, "lines": 1.0}
 _WEIGHTS |= {"rhyme": 2.0, "syllables": 2.0, "chords": 1.0}
 #: Sections that must have lyric lines (an intro or outro may be instrumental).
 _SUNG: frozenset[SectionKind] = frozenset({"verse", "pre-chorus", "chorus", "bridge"})
@@ -116,7 +120,7 @@ def check_song(text: str, form: SongForm | None = None) -> SongReport:
         tally.add("tags", 0.0, "the lyrics are empty")
     _check_tags(tally, song)
     _check_structure(tally, song, form.structure)
-    _check_choruses(tally, song)
+    _check_choruses(tally, song, form.structure)
     sections = [
         _check_section(tally, index, section, form, _chords_before(song, index))
         for index, section in enumerate(song.sections)
@@ -190,9 +194,11 @@ def _plain(line: SongLine) -> str:
     return " ".join(words(line.sung))
 
 
-def _check_choruses(tally: _Tally, song: Song) -> None:
+def _check_choruses(tally: _Tally, song: Song, structure: tuple[SectionKind, ...]) -> None:
     indexed = [(i, s) for i, s in enumerate(song.sections) if s.kind == "chorus"]
     if len(indexed) < 2:
+        if structure.count("chorus") > 1:
+            tally.add("chorus", 0.0)  # no repeat to compare: the structure says what is missing
         return
     first = indexed[0][1]
     reference = [_plain(line) for line in first.lines]
@@ -244,7 +250,7 @@ def _check_section(
     if not sung and kind in _SUNG:
         tally.add("lines", 0.0, f"{_tagged(section)} has no lines", index)
     elif sung:
-        _check_line_count(tally, index, section, scheme, template)
+        _check_line_count(tally, index, section, form)
     if scheme and sung:
         _check_rhyme(tally, index, section, scheme)
     counts = _syllable_counts(tally, index, section, template)
@@ -274,28 +280,23 @@ def _check_section(
     )
 
 
-def _check_line_count(
-    tally: _Tally,
-    index: int,
-    section: SongSection,
-    scheme: str | None,
-    template: tuple[Range, ...] | None,
-) -> None:
-    reasons = []
-    if scheme:
-        reasons.append((len(scheme), f"rhyme scheme {scheme}"))
-    if template and len(template) > 1:
-        reasons.append((len(template), f"syllables {'-'.join(_describe(r) for r in template)}"))
-    if not reasons:
+def _check_line_count(tally: _Tally, index: int, section: SongSection, form: SongForm) -> None:
+    if section.kind is None:
         return
-    unit = lcm(*(size for size, _ in reasons))
     found = len(section.lines)
-    expected = max(unit, round(found / unit) * unit)
-    problem = None
-    if found % unit:
-        why = ", ".join(reason for _, reason in reasons)
-        problem = f"{_tagged(section)} has {found} lines, expected {expected} ({why})"
-    tally.add("lines", max(0.0, 1 - abs(found - expected) / expected), problem, index)
+    expected = form.lines.get(section.kind)
+    why = ""
+    if expected is None:
+        patterns = form.patterns(section.kind)
+        if not patterns:
+            return
+        unit = lcm(*(size for size, _ in patterns))
+        expected = found if found and found % unit == 0 else max(unit, round(found / unit) * unit)
+        why = f" ({', '.join(what for _, what in patterns)})"
+    off = abs(found - expected)
+    has = f"{found} line{'s' if found != 1 else ''}"
+    problem = f"{_tagged(section)} has {has}, expected {expected}{why}" if off else None
+    tally.add("lines", max(0.0, 1 - off / expected), problem, index)
 
 
 def _expand(scheme: str, count: int) -> list[str]:

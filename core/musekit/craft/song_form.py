@@ -36,6 +36,7 @@ _KIND_LIST = "intro, verse, pre-chorus, chorus, bridge or outro"
 _RULE_KEY = re.compile(r"([A-Za-z][A-Za-z_-]*)\s*[=:]")
 _COUNT = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")
 _MAX_SYLLABLES = 40
+_MAX_LINES = 32
 
 _T = TypeVar("_T")
 
@@ -135,6 +136,14 @@ def parse_syllables(target: str | int) -> tuple[Range, ...]:
     return tuple(ranges)
 
 
+def parse_lines(count: str | int) -> int:
+    """Lyric lines in a section: a whole number from 1 to 32."""
+    text = str(count).strip()
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_LINES:
+        raise ValueError(f"lines per section are a whole number from 1 to {_MAX_LINES}")
+    return int(text)
+
+
 def _per_kind(
     rules: str | Mapping[str, Any] | None,
     read: Callable[[str], _T],
@@ -181,13 +190,16 @@ class SongForm:
 
     ``structure`` is the sections in order; ``rhyme`` and ``syllables`` map a section
     kind to its rhyme scheme and its syllable template (one range per line, repeated
-    over the section); ``key`` asks for a chord line in every section, each chord in
-    the key; ``borrowed`` also accepts chords of the parallel key.
+    over the section); ``lines`` to its number of lyric lines (without it, a section
+    must fit its scheme and template a whole number of times); ``key`` asks for a
+    chord line in every section, each chord in the key; ``borrowed`` also accepts
+    chords of the parallel key.
     """
 
     structure: tuple[SectionKind, ...] = ()
     rhyme: Mapping[SectionKind, str] = field(default_factory=dict)
     syllables: Mapping[SectionKind, tuple[Range, ...]] = field(default_factory=dict)
+    lines: Mapping[SectionKind, int] = field(default_factory=dict)
     key: Key | None = None
     borrowed: bool = False
 
@@ -198,22 +210,52 @@ class SongForm:
         *,
         rhyme: str | Mapping[str, str] | None = None,
         syllables: str | int | Mapping[str, str | int] | None = None,
+        lines: str | int | Mapping[str, str | int] | None = None,
         key: str | None = None,
         borrowed: bool = False,
     ) -> SongForm:
         """A form from plain text: ``SongForm.parse("verse-chorus-verse-chorus",
-        rhyme="verse=ABAB; chorus=AABB", syllables="8", key="G")``.
+        rhyme="verse=ABAB; chorus=AABB", syllables="8", lines=4, key="G")``.
 
-        ``rhyme`` and ``syllables`` take a value for every section, ``section=value``
-        pairs (separated by ``;`` or ``,``), or both (the bare value covers the
-        sections not named). Raises ``ValueError`` with a message fit for a user.
+        ``rhyme``, ``syllables`` and ``lines`` take a value for every section,
+        ``section=value`` pairs (separated by ``;`` or ``,``), or both (the bare value
+        covers the sections not named). Raises ``ValueError`` with a message fit for a
+        user, also when a line count does not fit its section's scheme or template.
         """
         kinds = parse_structure(structure) if structure is not None else ()
-        targets = str(syllables) if isinstance(syllables, int) else syllables
-        return cls(
+        form = cls(
             structure=kinds,
             rhyme=_per_kind(rhyme, parse_rhyme, "rhyme", kinds),
-            syllables=_per_kind(targets, parse_syllables, "syllables", kinds),
+            syllables=_per_kind(_text(syllables), parse_syllables, "syllables", kinds),
+            lines=_per_kind(_text(lines), parse_lines, "lines", kinds),
             key=Key.parse(key) if key is not None else None,
             borrowed=borrowed,
         )
+        for kind, count in form.lines.items():
+            for size, what in form.patterns(kind):
+                if count % size:
+                    raise ValueError(
+                        f"{count} lines do not fit the {kind}'s {what}: use a multiple of {size}"
+                    )
+        return form
+
+    def patterns(self, kind: SectionKind) -> list[tuple[int, str]]:
+        """The lengths a section of ``kind`` repeats in (its rhyme scheme, its syllable
+        template of more than one line), each with a description."""
+        found = []
+        scheme = self.rhyme.get(kind)
+        if scheme:
+            found.append((len(scheme), f"rhyme scheme {scheme}"))
+        template = self.syllables.get(kind)
+        if template and len(template) > 1:
+            found.append((len(template), f"syllables {syllables_text(template)}"))
+        return found
+
+
+def _text(value: str | int | Mapping[str, str | int] | None) -> str | Mapping[str, Any] | None:
+    return str(value) if isinstance(value, int) else value
+
+
+def syllables_text(template: tuple[Range, ...]) -> str:
+    """A syllable template as :func:`parse_syllables` reads it: ``"8 8 5-6 5-6"``."""
+    return " ".join(str(low) if low == high else f"{low}-{high}" for low, high in template)
