@@ -2,8 +2,10 @@
 
 The pipeline is :func:`musekit.refine.refine` with :func:`musekit.craft.song.check_song`
 as the check: sections present and in order, every chorus the same, each section's
-rhyme scheme and syllables, and with a key, a chord line per section in that key.
-The best draft comes back with its song report; the others become variations.
+lines, rhyme scheme and syllables, and with a key, a chord line per section in that
+key; lines copied from the worked example count against a draft. The model writes
+the chorus once (later choruses as their tag alone, filled in before checking). The
+best draft comes back with its song report; the others become variations.
 """
 
 from __future__ import annotations
