@@ -104,7 +104,7 @@ class LyricsParams(Params):
         min_length=1,
         max_length=120,
         description="Syllables per line: '8', a range '6-8', a template '8 8 6 6', or per "
-        "section, e.g. 'verse=8; chorus=6 6 8'.",
+        "section, e.g. 'verse=8; chorus=6 6 8 8'.",
     )
     lines: str | None = Field(
         None,
