@@ -159,7 +159,7 @@ def syllables(word: str) -> WordSyllables:
     if not found:
         return WordSyllables((0,), False)
     options, uncertain = _stress_options(found[-1])
-    counts = tuple(sorted({len(pattern) for pattern in options}))
+    counts = tuple(sorted({max(len(pattern), 1) for pattern in options}))  # "mm", "shh": one
     if len(found) == 1:
         return WordSyllables(counts, uncertain)
     line = line_syllables(word)
