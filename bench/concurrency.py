@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import time
 
-from _shared import write_host
+from _shared import write_batch, write_host
 
-from musekit.invocation import Invocation
 from musekit.plugins import PluginHost
 from musekit.runner import Runner
 from musekit.testing.fake_engine import FakeEngine
@@ -28,30 +26,16 @@ TARGET = 1.3
 REPLY = "Salt on the glass, the lamp still turning, one last ship to see home."
 
 
-async def timed_batch(runner: Runner, count: int) -> float:
-    """Seconds to run ``count`` ``write`` commands at once; checks each produced its text."""
-    invocations = [
-        Invocation(command="write", params={"prompt": f"a lighthouse keeper's last night #{i}"})
-        for i in range(count)
-    ]
-    started = time.perf_counter()
-    results = await asyncio.gather(*(runner.run(inv) for inv in invocations))
-    elapsed = time.perf_counter() - started
-    if any(result.text != REPLY for result in results):
-        raise SystemExit("a command returned the wrong text")
-    return elapsed
-
-
 async def measure(
     host: PluginHost, concurrency: int, latency: float, repeats: int
 ) -> tuple[float, float]:
     """Median seconds of one command and of ``concurrency`` commands, interleaved."""
     runner = Runner(host, FakeEngine(default=REPLY, latency=latency))
-    await timed_batch(runner, concurrency)  # warm-up: imports, pydantic schemas
+    await write_batch(runner, concurrency, REPLY)  # warm-up: imports, pydantic schemas
     singles, batches = [], []
     for _ in range(repeats):
-        singles.append(await timed_batch(runner, 1))
-        batches.append(await timed_batch(runner, concurrency))
+        singles.append(await write_batch(runner, 1, REPLY))
+        batches.append(await write_batch(runner, concurrency, REPLY))
     return statistics.median(singles), statistics.median(batches)
 
 

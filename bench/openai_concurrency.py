@@ -32,14 +32,13 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
-from _shared import write_host
+from _shared import write_batch, write_host
 from httpx_sse import EventSource
 
 from musekit.engine.base import Engine
 from musekit.engine.openai.engine import OpenAIEngine
 from musekit.engine.openai.wire import chat_body
 from musekit.engine.types import ChatRequest, StreamEvent
-from musekit.invocation import Invocation
 from musekit.runner import Runner
 from musekit.settings import OpenAISettings
 from musekit.testing.fake_vllm import fake_vllm_process
@@ -47,20 +46,6 @@ from musekit.testing.fake_vllm import fake_vllm_process
 TARGET = 0.9
 TOKENS = 50
 REPLY = " ".join(f"word{i}" for i in range(TOKENS))
-
-
-async def musekit_batch(runner: Runner, count: int) -> float:
-    """Seconds for ``count`` ``write`` commands at once; checks every text."""
-    invocations = [
-        Invocation(command="write", params={"prompt": f"a lighthouse at night #{i}"})
-        for i in range(count)
-    ]
-    started = time.perf_counter()
-    results = await asyncio.gather(*(runner.run(inv) for inv in invocations))
-    elapsed = time.perf_counter() - started
-    if any(result.text != REPLY for result in results):
-        raise SystemExit("a command returned the wrong text")
-    return elapsed
 
 
 class Recording(Engine):
@@ -101,7 +86,8 @@ async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float]
     settings = OpenAISettings(base_urls=[url], max_waiting=concurrency * 4)
     engine = OpenAIEngine(settings)
     recording = Recording(engine)
-    await musekit_batch(Runner(write_host(), recording), concurrency)  # warm-up, and the bodies
+    # Warm-up, and the bodies the raw loop will send.
+    await write_batch(Runner(write_host(), recording), concurrency, REPLY)
     bodies = [chat_body(request, engine.model, "vllm") for request in recording.requests]
     runner = Runner(write_host(), engine)
     limits = httpx.Limits(  # the engine's own (default) limits
@@ -115,7 +101,7 @@ async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float]
         await raw_batch(client, url, bodies)  # warm-up
         for _ in range(repeats):
             await asyncio.sleep(settings.keepalive_expiry + 0.5)
-            ours.append(await musekit_batch(runner, concurrency))
+            ours.append(await write_batch(runner, concurrency, REPLY))
             await asyncio.sleep(settings.keepalive_expiry + 0.5)
             raw.append(await raw_batch(client, url, bodies))
     await engine.aclose()
