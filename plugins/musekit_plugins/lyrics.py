@@ -28,10 +28,7 @@ from musekit import (
     Message,
     Params,
     Result,
-    ResultField,
     Sampling,
-    Section,
-    Variation,
     hookimpl,
 )
 from musekit.craft.song import (
@@ -46,7 +43,8 @@ from musekit.craft.song import (
     syllables_text,
 )
 from musekit.hookspecs import RegisterCommand, RegisterSettings
-from musekit.refine import Candidate, Refined, feedback, refine, variety
+from musekit.refine import Refined, feedback, refine, variety
+from musekit_plugins.drafts import Wording, drafts_result
 
 MUSEKIT_API = (1,)
 
@@ -71,6 +69,10 @@ LIMITS = Limits(max_output_tokens=1024, max_samples=6, max_seconds=180)
 
 #: Repairs stop this far into the command's time limit, so the best draft is returned in time.
 TIME_SHARE = 0.75
+
+WORDING = Wording(
+    piece="lyrics", asked="theme", form="the song's form", field="song", report_key="song_report"
+)
 
 
 def _song_form_error(error: ValueError) -> PydanticCustomError:
@@ -465,50 +467,8 @@ async def run_lyrics(ctx: Context, params: LyricsParams) -> Result:
 
 def lyrics_result(params: LyricsParams, refined: Refined[SongReport]) -> Result:
     """The best lyrics with their song report; the other drafts as variations."""
-    best = refined.best
-    rounds = refined.repair_rounds
-    drafts = ResultField(
-        name="drafts",
-        value=f"{len(refined.ranked)} checked, {rounds} repair round{'s' if rounds != 1 else ''}",
-    )
-    return Result(
-        title=params.theme if len(params.theme) <= 60 else params.theme[:59] + "…",
-        sections=[Section(body=best.text, style="verse")],
-        fields=[_song_field(best), drafts],
-        warnings=_warnings(refined),
-        data={"song_report": best.report.to_json(), "repair_round": best.round},
-        variations=[
-            Variation(
-                sections=[Section(body=other.text, style="verse")],
-                fields=[_song_field(other)],
-                data={"song_report": other.report.to_json(), "repair_round": other.round},
-            )
-            for other in refined.alternatives
-        ],
-    )
-
-
-def _song_field(candidate: Candidate[SongReport]) -> ResultField:
-    return ResultField(name="song", value=candidate.report.summary())
-
-
-def _warnings(refined: Refined[SongReport]) -> list[str]:
-    best = refined.best
-    warnings = []
-    if not best.text:
-        warnings.append("The model returned no lyrics; try again or rephrase the theme.")
-    elif not best.report.passed:
-        shown = "; ".join(best.report.problems[:3])
-        more = len(best.report.problems) - 3
-        tail = f" (and {more} more)" if more > 0 else ""
-        warnings.append(
-            f"No draft fully follows the song's form, so the closest is shown: {shown}{tail}."
-        )
-    if refined.stopped and not best.report.passed:
-        warnings.append(refined.stopped)
-    if best.truncated:
-        warnings.append("The lyrics reached the length limit and may be cut short.")
-    return warnings
+    title = params.theme if len(params.theme) <= 60 else params.theme[:59] + "…"
+    return drafts_result(refined, title=title, wording=WORDING)
 
 
 @hookimpl

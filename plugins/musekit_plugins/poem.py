@@ -21,15 +21,13 @@ from musekit import (
     Message,
     Params,
     Result,
-    ResultField,
     Sampling,
-    Section,
-    Variation,
     hookimpl,
 )
 from musekit.craft import FormReport, check, get_form
 from musekit.hookspecs import RegisterCommand, RegisterSettings
-from musekit.refine import Candidate, Refined, refine, variety
+from musekit.refine import Refined, refine, variety
+from musekit_plugins.drafts import Wording, drafts_result
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_repair import Repairs
 from musekit_plugins.poem_text import clean_poem
@@ -208,52 +206,15 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
 
 def poem_result(params: PoemParams, refined: Refined[FormReport]) -> Result:
     """The best poem with its form report; the other drafts as variations."""
-    best = refined.best
     title = params.title or (params.topic if len(params.topic) <= 60 else params.topic[:59] + "…")
-    rounds = refined.repair_rounds
-    drafts = ResultField(
-        name="drafts",
-        value=f"{len(refined.ranked)} checked, {rounds} repair round{'s' if rounds != 1 else ''}",
+    wording = Wording(
+        piece="poem",
+        asked="topic",
+        form=f"the {params.form} form",
+        field="form",
+        report_key="form_report",
     )
-    return Result(
-        title=title,
-        sections=[Section(body=best.text, style="verse")],
-        fields=[_form_field(best), drafts],
-        warnings=_warnings(params, refined),
-        data={"form_report": best.report.to_json(), "repair_round": best.round},
-        variations=[
-            Variation(
-                sections=[Section(body=other.text, style="verse")],
-                fields=[_form_field(other)],
-                data={"form_report": other.report.to_json(), "repair_round": other.round},
-            )
-            for other in refined.alternatives[:MAX_VARIATIONS]
-        ],
-    )
-
-
-def _form_field(candidate: Candidate[FormReport]) -> ResultField:
-    return ResultField(name="form", value=candidate.report.summary())
-
-
-def _warnings(params: PoemParams, refined: Refined[FormReport]) -> list[str]:
-    best = refined.best
-    warnings = []
-    if not best.text:
-        warnings.append("The model returned no poem; try again or rephrase the topic.")
-    elif not best.report.passed:
-        problems = "; ".join(best.report.problems[:3])
-        more = len(best.report.problems) - 3
-        tail = f" (and {more} more)" if more > 0 else ""
-        warnings.append(
-            f"No draft fully follows the {params.form} form, so the closest is shown: "
-            f"{problems}{tail}."
-        )
-    if refined.stopped:
-        warnings.append(refined.stopped)
-    if best.truncated:
-        warnings.append("The poem reached the length limit and may be cut short.")
-    return warnings
+    return drafts_result(refined, title=title, wording=wording, max_variations=MAX_VARIATIONS)
 
 
 @hookimpl
