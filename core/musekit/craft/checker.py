@@ -159,14 +159,16 @@ def _lines(count: int) -> str:
     return f"{count} line{'' if count == 1 else 's'}"
 
 
-def _closest(possible: frozenset[int], target: Range | None, usual: int) -> int:
+def closest_count(possible: frozenset[int], target: Range | None, usual: int) -> int:
+    """The syllable count to report for a line: the possible count nearest ``target``."""
     if target is None:
         return usual
     low, high = target
     return min(possible, key=lambda n: (max(low - n, n - high, 0), n != usual, n))
 
 
-def _describe(target: Range) -> str:
+def describe_range(target: Range) -> str:
+    """A syllable target as a problem quotes it: "7", "10 or 11", "8 to 10"."""
     low, high = target
     if low == high:
         return str(low)
@@ -181,7 +183,7 @@ def _check_syllables(
         readings = stresses(line)
         usual = len(readings[0]) if readings else 0
         target = spec.syllables[i] if spec.syllables and i < len(spec.syllables) else None
-        count = _closest(found.possible, target, usual)
+        count = closest_count(found.possible, target, usual)
         if spec.iambic_feet and target is not None:
             fitting = [n for n in found.possible if target[0] <= n <= target[1]]
             if len(fitting) > 1:  # the reading that scans best
@@ -192,7 +194,7 @@ def _check_syllables(
         off = max(target[0] - count, count - target[1], 0)
         about = "about " if found.uncertain else ""
         problem = (
-            f"line {i + 1} has {about}{count} syllables, expected {_describe(target)}"
+            f"line {i + 1} has {about}{count} syllables, expected {describe_range(target)}"
             if off
             else None
         )
@@ -231,7 +233,10 @@ def _check_beats(tally: _Tally, target: Range, number: int, line: str) -> None:
     if high < want_low or low > want_high + 1:
         found = high if high < want_low else low
         tally.add(
-            "beats", 0.0, f"line {number} has {found} beats, expected {_describe(target)}", number
+            "beats",
+            0.0,
+            f"line {number} has {found} beats, expected {describe_range(target)}",
+            number,
         )
     else:
         tally.add("beats", 1.0)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from math import lcm
 
-from musekit.craft.checker import _closest, _describe
+from musekit.craft.checker import closest_count, describe_range
 from musekit.craft.chords import Chord, Key
 from musekit.craft.forms import Range
 from musekit.craft.phonetics import line_syllables, stresses, words
@@ -339,7 +339,7 @@ def _syllable_counts(
         readings = stresses(line.sung)
         usual = len(readings[0]) if readings else 0
         target = template[i % len(template)] if template else None
-        count = _closest(found.possible, target, usual)
+        count = closest_count(found.possible, target, usual)
         counts.append(count)
         if target is None:
             continue
@@ -347,7 +347,7 @@ def _syllable_counts(
         about = "about " if found.uncertain else ""
         problem = (
             f"{_tagged(section)} line {i + 1} has {about}{count} syllables, "
-            f"expected {_describe(target)}"
+            f"expected {describe_range(target)}"
             if off
             else None
         )
