@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from musekit.cli.bot_group import BotGroup
 from musekit.cli.craft_command import craft
 from musekit.cli.history_command import history
 from musekit.cli.run_group import RunGroup
@@ -85,6 +86,11 @@ def serve(ctx: click.Context) -> None:
         from musekit_server.serve import serve as run_server
 
         run_server(settings)
+
+
+@cli.group(cls=BotGroup)
+def bot() -> None:
+    """Run a chat bot (Slack, Discord): `musekit bot` lists the installed ones."""
 
 
 cli.add_command(craft)
