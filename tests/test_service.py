@@ -330,6 +330,29 @@ async def test_the_runner_hands_the_history_it_is_given_to_the_plugin() -> None:
     assert result.text == "echo {'text': 'a'} one"
 
 
+def test_history_messages_pair_each_request_with_its_result() -> None:
+    turns = (
+        Turn(command="poem", params={"topic": "rain", "form": "haiku"}, text="wet roofs"),
+        Turn(command="poem", params={"topic": "make it darker"}, text="black roofs"),
+    )
+    spec = host().command("echo").spec
+    ctx = Context(
+        invocation=ask(),
+        spec=spec,
+        engine=FakeEngine(),
+        settings=None,
+        logger=logging.LoggerAdapter(logging.getLogger("test")),
+        history=turns,
+    )
+
+    assert [(m.role, m.content) for m in ctx.history_messages()] == [
+        ("user", "topic: rain\nform: haiku"),
+        ("assistant", "wet roofs"),
+        ("user", "topic: make it darker"),
+        ("assistant", "black roofs"),
+    ]
+
+
 # A failing store -----------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from musekit.engine.base import Engine
+from musekit.engine.types import Message
 from musekit.invocation import Invocation
 from musekit.spec import CommandSpec
 from musekit.status import StatusCallback
@@ -43,6 +44,21 @@ class Context:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     on_status: StatusCallback | None = None
     history: tuple[Turn, ...] = ()
+
+    def history_messages(self) -> list[Message]:
+        """The conversation so far as chat messages: each earlier turn's request (its
+        parameters as ``name: value`` lines) as a ``user`` message and its result's text
+        as the ``assistant`` reply, oldest first.
+
+        Put them between the system prompt and the new request: a reply in a result's
+        thread ("make it darker") then revises what came before.
+        """
+        messages: list[Message] = []
+        for turn in self.history:
+            asked = "\n".join(f"{name}: {value}" for name, value in turn.params.items())
+            messages.append(Message(role="user", content=asked or turn.command))
+            messages.append(Message(role="assistant", content=turn.text))
+        return messages
 
     def status(self, message: str) -> None:
         """Tell the user what the command is doing now."""
