@@ -1,0 +1,1 @@
+"""Helpers shared by the chat front ends: message splitting, argument parsing, progress cadence."""
