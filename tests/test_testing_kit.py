@@ -28,6 +28,7 @@ from musekit import (
     Params,
     Result,
     Section,
+    Turn,
     hookimpl,
 )
 from musekit.errors import CommandNotFound
@@ -216,6 +217,19 @@ def test_invoke_returns_the_result_requests_and_rendered_prompt() -> None:
         "[user]\nWrite about 150 words. Tone: wistful.\n\nRequest: first snow"
     )
     assert render_prompt(outcome.request) == outcome.prompt
+
+
+def test_a_reply_in_a_conversation_revises_the_earlier_result() -> None:
+    kit = make_kit([write], engine=FakeEngine(["Black snow on the stairs."]))
+    earlier = Turn(command="write", params={"prompt": "first snow"}, text="Snow on the stairs.")
+
+    outcome = kit.run(kit.invocation("write", "make it darker"), history=[earlier])
+
+    assert outcome.text == "Black snow on the stairs."
+    assert outcome.prompt.endswith(
+        "[user]\nprompt: first snow\n\n[assistant]\nSnow on the stairs.\n\n"
+        "[user]\nWrite about 60 words.\n\nRequest: make it darker"
+    )
 
 
 def test_each_outcome_holds_only_its_own_requests() -> None:

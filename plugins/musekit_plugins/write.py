@@ -87,6 +87,7 @@ async def run_write(ctx: Context, params: WriteParams) -> Result:
         messages=(
             Message(role="system", content=SYSTEM_PROMPT),
             *EXAMPLE,
+            *ctx.history_messages(),
             Message(role="user", content=user_message(params)),
         ),
         # A trimmed tail (top_p, min_p) and a light repetition penalty keep a small

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import types
-from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from musekit.context import Turn
 from musekit.engine.base import Engine
 from musekit.engine.types import ChatRequest, StreamEvent
 from musekit.invocation import Invocation
@@ -94,19 +95,23 @@ class Kit:
             params = {spec.text_param: text, **params}
         return Invocation(command=command, params=params)
 
-    async def arun(self, invocation: Invocation) -> Outcome:
-        """Run an invocation through the runner; return its result and engine requests."""
+    async def arun(self, invocation: Invocation, *, history: Sequence[Turn] = ()) -> Outcome:
+        """Run an invocation through the runner; return its result and engine requests.
+
+        ``history`` stands for the conversation's earlier turns (``ctx.history``), as the
+        command service would load them for a reply in a chat thread.
+        """
         recorder = _Recorder(self.engine)
-        result = await Runner(self.host, recorder).run(invocation)
+        result = await Runner(self.host, recorder).run(invocation, history=tuple(history))
         return Outcome(result=result, requests=tuple(recorder.requests))
 
     async def ainvoke(self, command: str, text: str | None = None, /, **params: Any) -> Outcome:
         """Run ``command`` with ``text`` (its free text, if any) and parameters by name."""
         return await self.arun(self.invocation(command, text, **params))
 
-    def run(self, invocation: Invocation) -> Outcome:
+    def run(self, invocation: Invocation, *, history: Sequence[Turn] = ()) -> Outcome:
         """:meth:`arun` for sync tests."""
-        return run_sync(self.arun(invocation))
+        return run_sync(self.arun(invocation, history=history))
 
     def invoke(self, command: str, text: str | None = None, /, **params: Any) -> Outcome:
         """:meth:`ainvoke` for sync tests: ``kit.invoke("write", "first snow", length="long")``."""
