@@ -33,10 +33,7 @@ STORY_BRIEFS: tuple[dict[str, str], ...] = (
         "genre": "thriller",
     },
     {"opening": "Old Tomas kept bees on the roof of the hospital.", "genre": "magical realism"},
-    {
-        "opening": "The letter arrived forty years late, addressed to a girl who no longer "
-        "existed."
-    },
+    {"opening": "The letter arrived forty years late, addressed to a girl who no longer existed."},
     {"opening": "I am the last one awake on the ship. The engines hum below my feet."},
     {"opening": "When the river froze, the whole village walked across it to the fair."},
     {"opening": "Detective Ames hated the rain, and the rain knew it.", "genre": "noir"},
