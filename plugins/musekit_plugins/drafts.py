@@ -8,6 +8,7 @@ from typing import Any, Protocol, TypeVar
 
 from musekit import Result, ResultField, Section, Variation
 from musekit.refine import Candidate, CheckReport, Refined
+from musekit.result import SectionStyle
 
 
 class FormCheck(CheckReport, Protocol):
@@ -30,6 +31,7 @@ class Wording:
     form: str  # "the haiku form", "the song's form"
     field: str  # the result field with the report's summary: "form", "song"
     report_key: str  # the key of the report in ``Result.data``
+    style: SectionStyle = "verse"  # how the text is shown: "prose" for a story
 
 
 def drafts_result(
@@ -44,13 +46,13 @@ def drafts_result(
     )
     return Result(
         title=title,
-        sections=[Section(body=best.text, style="verse")],
+        sections=[Section(body=best.text, style=wording.style)],
         fields=[_report_field(best, wording), drafts],
         warnings=_warnings(refined, wording),
         data=_data(best, wording),
         variations=[
             Variation(
-                sections=[Section(body=other.text, style="verse")],
+                sections=[Section(body=other.text, style=wording.style)],
                 fields=[_report_field(other, wording)],
                 data=_data(other, wording),
             )
