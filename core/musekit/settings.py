@@ -327,11 +327,13 @@ def load_settings(**overrides: Any) -> Settings:
 def _refuse_unknown_variables() -> None:
     """A misspelt top-level variable (``MUSEKIT_LOGLEVEL``) is an error, not silently ignored."""
     known = {*Settings.model_fields, "config"}
+    front_ends = _front_end_names()
     unknown = sorted(
         name
         for name in os.environ
         if name.upper().startswith(ENV_PREFIX)
         and name[len(ENV_PREFIX) :].partition("__")[0].lower() not in known
+        and name[len(ENV_PREFIX) :].partition("_")[0].lower() not in front_ends
     )
     if unknown:
         expected = ", ".join(env_name(field) for field in Settings.model_fields)
@@ -339,6 +341,16 @@ def _refuse_unknown_variables() -> None:
             f"Unknown setting variable {', '.join(unknown)}; settings are {expected} "
             f"(and {ENV_PREFIX}CONFIG)."
         )
+
+
+def _front_end_names() -> set[str]:
+    """The installed chat front ends (``musekit bot NAME``): each reads its own
+    ``MUSEKIT_<NAME>_...`` variables, which are not core settings."""
+    import importlib.metadata
+
+    from musekit.cli.bot_group import BOT_ENTRY_POINT_GROUP
+
+    return {ep.name.lower() for ep in importlib.metadata.entry_points(group=BOT_ENTRY_POINT_GROUP)}
 
 
 def _describe(field: str) -> str:
