@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,20 @@ class Turn(BaseModel):
     text: str
 
 
+class EarlierIdea(BaseModel):
+    """An idea already produced where the command runs (its channel or conversation),
+    with the id the store gave it: the number people vote on and refer to (#3)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    text: str
+
+
+#: Loads the earlier ideas of an invocation's channel or conversation, newest first.
+IdeaSource = Callable[[], Awaitable[Sequence[EarlierIdea]]]
+
+
 @dataclass
 class Context:
     """The engine, settings, caller and tools of one command run.
@@ -33,7 +48,8 @@ class Context:
     ``engine`` is already held to the command's limits; ``settings`` is the
     plugin's validated settings model (or ``None``); ``cancelled`` is set when
     the user cancels, in addition to the task being cancelled; ``history`` holds the
-    conversation's earlier turns, oldest first (empty outside a conversation).
+    conversation's earlier turns, oldest first (empty outside a conversation);
+    ``ideas`` loads the ideas already produced there (see :meth:`earlier_ideas`).
     """
 
     invocation: Invocation
@@ -44,6 +60,16 @@ class Context:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     on_status: StatusCallback | None = None
     history: tuple[Turn, ...] = ()
+    ideas: IdeaSource | None = None
+
+    async def earlier_ideas(self) -> tuple[EarlierIdea, ...]:
+        """Ideas already produced in this invocation's channel or conversation, newest
+        first, with their store ids; empty when the command runs without a store.
+
+        A brainstorm uses them to avoid repeating itself and to find the idea a user
+        asks to develop ("more like #3"). They are loaded when asked for, not before.
+        """
+        return () if self.ideas is None else tuple(await self.ideas())
 
     def history_messages(self) -> list[Message]:
         """The conversation so far as chat messages: each earlier turn's request (its

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from musekit.context import Context, Turn
+from musekit.context import Context, IdeaSource, Turn
 from musekit.engine.base import Engine
 from musekit.engine.budget import BudgetedEngine, DeltaCallback
 from musekit.errors import CommandTimeout, MusekitError, PermissionDenied, PluginFailure
@@ -38,8 +38,10 @@ class Runner:
         on_delta: DeltaCallback | None = None,
         on_status: StatusCallback | None = None,
         history: tuple[Turn, ...] = (),
+        ideas: IdeaSource | None = None,
     ) -> Result:
-        """Run one invocation and return its result; ``history`` is its conversation so far."""
+        """Run one invocation and return its result; ``history`` is its conversation so far,
+        ``ideas`` loads the ideas already produced there (``ctx.earlier_ideas()``)."""
         command = self.host.command(invocation.command)
         denial = check_permissions(self.host, invocation, command.spec)
         if denial is not None:
@@ -62,6 +64,7 @@ class Runner:
             ),
             on_status=on_status,
             history=history,
+            ideas=ideas,
         )
         started = time.perf_counter()
         deadline = asyncio.timeout(command.spec.limits.max_seconds)
