@@ -1,0 +1,42 @@
+"""Repairs that end in code: the model revises a failed draft, then code mends what is left.
+
+Some checks fail for reasons code can fix outright (a note out of key, a text colour
+too faint on its background). :class:`Mending` is a ``refine()`` ``apply_repair``
+for them: each repair takes the model's revision when it is usable (else the draft
+it was asked to revise), lets code mend it, and remembers what code changed, so
+the result can say so. Without repair rounds (single shot) nothing is mended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from musekit.refine import CheckReport
+
+
+@dataclass
+class Mending:
+    """``apply_repair`` for :func:`musekit.refine.refine`, recording code's changes.
+
+    ``clean`` is the command's draft cleaner, ``usable`` says whether code can mend a
+    cleaned text, and ``mend`` returns the mended text and a line per kind of change.
+    """
+
+    clean: Callable[[str], str]
+    usable: Callable[[str], bool]
+    mend: Callable[[str], tuple[str, list[str]]]
+    changes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def apply(self, draft: str, report: CheckReport, answer: str) -> str:
+        """The model's revision (or, if unusable, the draft), mended by code."""
+        revised = self.clean(answer)
+        mended, changes = self.mend(revised if self.usable(revised) else draft)
+        mended = self.clean(mended)
+        if changes:
+            self.changes.setdefault(mended, tuple(changes))
+        return mended
+
+    def of(self, text: str) -> list[str]:
+        """What code changed to make ``text`` (empty when it is the model's own)."""
+        return list(self.changes.get(text, ()))
