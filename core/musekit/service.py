@@ -3,7 +3,8 @@
 :meth:`CommandService.submit` records the invocation, applies the guard rails
 (permission rules, then per-user and per-channel limits), loads the
 conversation's history, runs the command, neutralises mass mentions in the
-result, records how it ended and updates the metrics. It always returns an
+result, stores its ideas (``data["ideas"]``, each given its store id), records how
+it ended and updates the metrics. It always returns an
 :class:`Outcome` (or, when its task is cancelled, records ``cancelled`` and lets
 the cancellation through): a crashing plugin, a timeout or a failing store never
 lose the outcome. See docs/guard-rails.md and docs/observability.md.
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from musekit.context import Turn
+from musekit.context import EarlierIdea, Turn
 from musekit.engine.budget import DeltaCallback
 from musekit.engine.types import Delta
 from musekit.errors import (
@@ -30,7 +31,7 @@ from musekit.errors import (
     SettingsError,
     UsageError,
 )
-from musekit.guards.hygiene import neutralise_result
+from musekit.guards.hygiene import neutralise_result, neutralise_text
 from musekit.guards.limits import Admission, Limiter, LimitReached
 from musekit.guards.permissions import check_permissions
 from musekit.invocation import Invocation
@@ -54,6 +55,9 @@ OutcomeStatus = Literal["ok", "error", "denied", "cancelled", "timeout"]
 
 #: Earlier turns of a conversation a command sees, at most.
 HISTORY_TURNS = 20
+
+#: Earlier ideas of a channel or conversation a command sees, at most (newest first).
+EARLIER_IDEAS = 200
 
 #: The plugin whose permission rules must load for anything to run.
 RULES_PLUGIN = "rules"
@@ -199,6 +203,7 @@ class CommandService:
                     on_delta=self._watch(clock, on_delta),
                     on_status=on_status,
                     history=history,
+                    ideas=lambda: self._earlier_ideas(invocation),
                 )
             finally:
                 self.metrics.in_flight.labels(command).dec()
@@ -208,7 +213,8 @@ class CommandService:
             return _failed(invocation, exc)
         finally:
             admission.release()
-        return Outcome(invocation.id, "ok", result=neutralise_result(result))
+        result = await self._keep_ideas(invocation, neutralise_result(result))
+        return Outcome(invocation.id, "ok", result=result)
 
     async def _admit(self, invocation: Invocation) -> Admission:
         """Permission rules, then limits; raises the user-safe error that refuses it."""
@@ -238,6 +244,30 @@ class CommandService:
             for r in records or ()
             if r.id != invocation.id and r.status == "ok" and r.result is not None
         )[-HISTORY_TURNS:]
+
+    async def _earlier_ideas(self, invocation: Invocation) -> list[EarlierIdea]:
+        """The ideas already produced where the invocation runs (none if the store fails)."""
+        records = await self._store(
+            "earlier_ideas", self.store.earlier_ideas(invocation, limit=EARLIER_IDEAS)
+        )
+        return [EarlierIdea(id=r.id, text=r.text) for r in records or ()]
+
+    async def _keep_ideas(self, invocation: Invocation, result: Result) -> Result:
+        """Store the result's ``data["ideas"]`` (their texts neutralised) and write each
+        one's store id into it, so votes and "more like #3" can name it."""
+        ideas = result.data.get("ideas")
+        if not isinstance(ideas, list) or not ideas:
+            return result
+        objects = [i for i in ideas if isinstance(i, dict) and isinstance(i.get("text"), str)]
+        if len(objects) != len(ideas):
+            logger.warning("result data 'ideas' is not a list of objects with a text; not stored")
+            return result
+        kept = [{**idea, "text": neutralise_text(str(idea["text"]))} for idea in objects]
+        texts = [str(idea["text"]) for idea in kept]
+        ids = await self._store("add_ideas", self.store.add_ideas(invocation.id, texts))
+        if ids is not None:
+            kept = [{**idea, "id": idea_id} for idea, idea_id in zip(kept, ids, strict=True)]
+        return result.model_copy(update={"data": {**result.data, "ideas": kept}})
 
     def _watch(self, clock: _Clock, on_delta: DeltaCallback | None) -> DeltaCallback:
         """Notes the first token's time, then passes each delta on."""

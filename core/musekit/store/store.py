@@ -213,6 +213,32 @@ class Store:
         async with self._read() as conn:
             return await _ideas_where(conn, t.ideas.c.invocation_id == invocation_id)
 
+    async def earlier_ideas(self, invocation: Invocation, *, limit: int = 200) -> list[IdeaRecord]:
+        """The last ``limit`` ideas of other invocations where ``invocation`` runs, newest
+        first: on its platform, in its channel or its conversation; with neither, its user's
+        own (a CLI's, say)."""
+        _positive(limit)
+        i = t.invocations.c
+        if invocation.channel is not None:
+            where = i.channel == invocation.channel
+            if invocation.conversation is not None:
+                where = sa.or_(where, i.conversation == invocation.conversation)
+        elif invocation.conversation is not None:
+            where = i.conversation == invocation.conversation
+        else:
+            where = sa.and_(
+                i.channel.is_(None),
+                i.conversation.is_(None),
+                i.user_id == invocation.invoker.user_id,
+            )
+        scope = sa.select(i.id).where(
+            i.platform == invocation.platform, i.id != invocation.id, where
+        )
+        async with self._read() as conn:
+            return await _ideas_where(
+                conn, t.ideas.c.invocation_id.in_(scope), newest_first=True, limit=limit
+            )
+
     # Delivery to chat platforms ----------------------------------------------------------------
 
     async def keep_undelivered(
@@ -368,16 +394,23 @@ def _invocation(row: sa.RowMapping) -> InvocationRecord:
 
 
 async def _ideas_where(
-    conn: AsyncConnection, condition: sa.ColumnElement[bool]
+    conn: AsyncConnection,
+    condition: sa.ColumnElement[bool],
+    *,
+    newest_first: bool = False,
+    limit: int | None = None,
 ) -> list[IdeaRecord]:
     up = sa.func.count(t.votes.c.value).filter(t.votes.c.value > 0)
     down = sa.func.count(t.votes.c.value).filter(t.votes.c.value < 0)
+    ideas = t.ideas.c
+    order = (ideas.id.desc(),) if newest_first else (ideas.invocation_id, ideas.position)
     query = (
         sa.select(*t.ideas.c, up.label("up"), down.label("down"))
         .select_from(t.ideas.outerjoin(t.votes, t.votes.c.idea_id == t.ideas.c.id))
         .where(condition)
         .group_by(*t.ideas.c)
-        .order_by(t.ideas.c.invocation_id, t.ideas.c.position)
+        .order_by(*order)
+        .limit(limit)
     )
     rows = (await conn.execute(query)).mappings().all()
     return [IdeaRecord.model_validate(dict(row)) for row in rows]
