@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from musekit.craft import FORMS, Form, FormReport, check, get_form
+from musekit.craft import FORMS, Form, FormReport, check, get_form, rhyme_scheme
 
 POEMS = Path(__file__).parent / "fixtures" / "poems"
 
@@ -91,13 +91,46 @@ def test_swapped_lines_break_a_limerick_rhyme_and_its_syllables() -> None:
         "line 2 has 5 syllables, expected 7 to 11",
         "line 2 ('hen') should rhyme with line 1 ('beard')",
         "line 4 ('wren') should rhyme with line 3 ('feared')",
+        # Line 5 now ends like line 1 only: 'beard' repeated, which is no rhyme.
+        "line 5 ('beard') should rhyme with line 2 ('hen')",
     ]
+
+
+def test_a_word_repeated_at_the_end_of_two_lines_is_not_a_rhyme() -> None:
+    text = "\n".join(
+        [
+            "The rain comes down upon the town tonight",
+            "and every roof is shining in the rain;",
+            "the lamps along the street are burning bright,",
+            "and water runs along the window rain.",
+        ]
+    )
+    form = Form(name="quatrain", description="ABAB", lines=4, rhyme=("ABAB",))
+    report = check(text, form)
+    assert report.problems == [
+        "line 4 ends with 'rain', like line 2; it should end with another word that "
+        "rhymes with 'rain'"
+    ]
+    assert report.lines[1].rhyme == report.lines[3].rhyme == ""
+    assert rhyme_scheme(text) == "ABAC"
 
 
 def test_a_missing_line_is_reported() -> None:
     report = check("\n".join(lines_of("tanka-harbor-fog.txt")[:4]), "tanka")
     assert report.problems == ["the poem has 4 lines, expected 5"]
     assert report.score < 1.0
+
+
+def test_missing_lines_score_zero_on_what_they_would_be_checked_for() -> None:
+    sonnet = lines_of("shakespeare-sonnet-18.txt")
+    whole = check("\n".join(sonnet), "shakespearean-sonnet").score
+    half = check("\n".join(sonnet[:7]), "shakespearean-sonnet").score
+    quarter = check("\n".join(sonnet[:4]), "shakespearean-sonnet").score
+    # Seven good lines of fourteen lack half the syllables, meter and rhymes: the score
+    # falls with them, not just by the line-count share.
+    assert whole > half > quarter
+    assert half <= 0.55
+    assert quarter <= 0.35
 
 
 def test_a_line_that_is_not_iambic_is_flagged_with_its_stresses() -> None:

@@ -13,6 +13,8 @@ import json
 import pytest
 from conftest import Invoke, Script
 
+from musekit import Invocation
+from musekit.context import Turn
 from musekit.craft.song import SongForm, check_song, repeat_choruses
 from musekit.errors import InvalidParameters
 from musekit.testing import FakeEngine, assert_conforms, make_kit
@@ -388,3 +390,26 @@ def test_on_the_embedded_model_the_report_matches_the_text(
         assert variation["data"]["song_report"] == check_lyrics(body, form).to_json()
     max_tokens = 2 * (8 + 12 + 4 * 16) + 24  # two sections, each a tag, chords and four lines
     assert 0 < result["metrics"]["completion_tokens"] <= 2 * max_tokens  # the token budget
+
+
+def test_a_reply_in_a_thread_revises_the_earlier_lyrics() -> None:
+    engine = FakeEngine([SONG])
+    kit = make_kit(
+        lyrics, engine=engine, settings={"lyrics": {"candidates": 1, "repair_rounds": 0}}
+    )
+    earlier = Turn(command="lyrics", params={"theme": "a winter night"}, text=CHORUS_OFF)
+    reply = Invocation(command="lyrics", params={"theme": "make the chorus sadder"})
+    outcome = kit.run(reply, history=[earlier])
+
+    (request,) = outcome.requests
+    assert [m.role for m in request.messages] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
+    assert request.messages[3].content == "theme: a winter night"
+    assert request.messages[4].content == CHORUS_OFF
+    assert request.messages[-1].content.startswith("Theme: make the chorus sadder\n")

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import Invoke, Script
 
-from musekit import ChatRequest, Runner
+from musekit import ChatRequest, Invocation, Runner
+from musekit.context import Turn
 from musekit.craft import FORMS, check
 from musekit.errors import EngineUnavailable, InvalidParameters
 from musekit.testing import FakeEngine, assert_conforms, make_kit
@@ -33,14 +34,14 @@ from musekit_plugins.poem_repair import (
     rewrite_system_prompt,
     target,
 )
-from musekit_plugins.poem_text import answer_lines, clean_poem, put_line
+from musekit_plugins.poem_text import answer_lines, clean_poem, poem_lines, put_line
 
 BENCH = Path(__file__).parents[1] / "bench"
 
 HAIKU = "Cold rain on the roof\nthe old dog sleeps by the stove\nwe listen and wait"
 ONE_OFF = "Cold rain on the tin roof\nthe old dog sleeps by the stove\nwe listen and wait"
 TWO_LINES = "Cold rain on the roof\nthe old dog sleeps"
-RAIN = "Rain\nrain\nrain rain rain rain"
+RAIN = "Rain\nrain"  # two lines of one syllable: the worst draft
 SHORT = "Rain falls."
 
 
@@ -284,19 +285,26 @@ def test_each_forms_worked_example_passes_the_check(form: str) -> None:
 def test_the_prompt_prefix_is_fixed_per_form_and_user_text_comes_last() -> None:
     engine = FakeEngine(default=HAIKU)
     kit = make_kit(poem, engine=engine)
-    one = kit.invoke("poem", "the sea", form="limerick", tone="silly", title="Salt").request
-    other = kit.invoke("poem", "a fox", form="limerick").request
+    one = kit.invoke("poem", "the sea", form="tanka", tone="silly", title="Salt").request
+    other = kit.invoke("poem", "a fox", form="tanka").request
     assert one.messages[:-1] == other.messages[:-1]
-    assert one.messages[0].content == system_prompt("limerick")
+    assert one.messages[0].content == system_prompt("tanka")
     assert one.messages[-1].content == "Topic: the sea\nTone: silly\nTitle: Salt"
     haiku = kit.invoke("poem", "the sea", form="haiku").request
     assert haiku.messages[0] != one.messages[0]
     free = kit.invoke("poem", "the sea", lines=6, rhymed=False).request
     assert free.messages[-1].content == "Topic: the sea\nLines: 6\nRhyme: unrhymed"
+    # A long form is written a line at a time: the same fixed prefix for every line.
+    limerick = kit.invoke("poem", "the sea", form="limerick", tone="silly").requests
+    assert len({r.messages[:-1] for r in limerick}) == 1
+    assert limerick[0].messages[0].content == line_system_prompt("limerick")
+    assert limerick[0].messages[-1].content == (
+        "Topic: the sea\nTone: silly\nWrite line 1, in 7 to 11 syllables."
+    )
 
 
 def test_sampling_defaults_and_the_token_allowance_follow_the_form() -> None:
-    kit = make_kit(poem, engine=FakeEngine(default=HAIKU))
+    kit = make_kit(poem, engine=FakeEngine(default=HAIKU), settings={"poem": {"candidates": 1}})
     haiku = kit.invoke("poem", "the sea", form="haiku", seed=5).request
     assert haiku.sampling.temperature == 0.9
     assert haiku.sampling.min_p == 0.08
@@ -440,3 +448,56 @@ def test_the_pass_rate_bench_runs_every_case_in_both_modes(monkeypatch: pytest.M
             assert pipeline_engine.requests[0].n > 1, case.label
     finally:
         sys.modules.pop("form_pass_rate", None)
+
+
+DARKER = "Cold rain on the grave\nthe old dog howls at the stove\nwe listen and wait"
+
+
+def test_a_reply_in_a_thread_revises_the_earlier_poem() -> None:
+    engine = FakeEngine([DARKER])
+    kit = make_kit(poem, engine=engine, settings={"poem": {"candidates": 1, "repair_rounds": 0}})
+    earlier = Turn(command="poem", params={"topic": "rain at night", "form": "haiku"}, text=HAIKU)
+    reply = Invocation(
+        command="poem", params={"topic": "make it darker", "form": "haiku"}, conversation="t1"
+    )
+    outcome = kit.run(reply, history=[earlier])
+
+    (request,) = outcome.requests
+    # The fixed prefix (system prompt, worked example), then the earlier turn as a user
+    # request and the poem it got, then the reply.
+    assert [m.role for m in request.messages] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
+    assert request.messages[3].content == "topic: rain at night\nform: haiku"
+    assert request.messages[4].content == HAIKU
+    assert request.messages[-1].content == "Topic: make it darker"
+    assert outcome.result.sections[0].body == DARKER
+
+
+def test_a_long_form_written_line_by_line_sees_the_thread_too() -> None:
+    sonnet = poem_lines(FORM_PROMPTS["shakespearean-sonnet"].poem)
+    engine = FakeEngine(default="The keeper turns away from all the light")
+    kit = make_kit(
+        poem,
+        engine=engine,
+        settings={"poem": {"line_samples": 1, "line_tries": 1, "repair_rounds": 0}},
+    )
+    earlier = Turn(
+        command="poem",
+        params={"topic": "a lighthouse", "form": "shakespearean-sonnet"},
+        text="\n".join(sonnet),
+    )
+    reply = Invocation(
+        command="poem", params={"topic": "make it darker", "form": "shakespearean-sonnet"}
+    )
+    outcome = kit.run(reply, history=[earlier])
+    assert outcome.requests
+    for request in outcome.requests:
+        assert request.messages[3].content == "topic: a lighthouse\nform: shakespearean-sonnet"
+        assert request.messages[4].content == "\n".join(sonnet)
+        assert request.messages[-1].content.startswith("Topic: make it darker\n")

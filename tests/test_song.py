@@ -197,8 +197,15 @@ def test_a_swapped_rhyme_names_the_lines_and_words() -> None:
 
 def test_x_marks_a_line_free_of_rhyme() -> None:
     form = SongForm.parse("verse-chorus-verse-bridge-chorus", rhyme="verse=XAXA; chorus=AABB")
-    swapped = HARBOR.replace("the boats are leaving one by one;", "the boats go out into the sun;")
+    # Lines 1 and 3 ('bay', 'disappear') need not rhyme under XAXA.
+    swapped = HARBOR.replace("I watch them slowly sail away", "I watch them slowly disappear")
     assert check_song(swapped, form).passed
+    # Lines 2 and 4 must, and a word repeated is no rhyme.
+    repeated = HARBOR.replace("the boats are leaving one by one;", "the boats go out into the sun;")
+    assert check_song(repeated, form).problems == [
+        "[Verse 1] line 4 ends with 'sun', like line 2; it should end with another word "
+        "that rhymes with 'sun'"
+    ]
     unrhymed = HARBOR.replace(
         "and turn my face into the sun.", "and turn to face the morning wind."
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Generic, Protocol, TypeVar
@@ -55,6 +55,15 @@ class Candidate(Generic[R]):
     quality: float
     truncated: bool
     round: int
+
+
+@dataclass(frozen=True)
+class Drafts:
+    """First drafts written another way than one request of ``n`` samples (a line at a
+    time, say): their completion (its usage summed over ``requests`` requests)."""
+
+    completion: Completion
+    requests: int = 1
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,7 @@ async def refine(
     time_budget: float | None = None,
     clean: Callable[[str], str] = str.strip,
     quality: Callable[[str], float] = variety,
+    draft: Callable[[int], Awaitable[Drafts]] | None = None,
 ) -> Refined[R]:
     """Draft ``candidates`` texts in one request, repair the best failures, rank them all.
 
@@ -145,6 +155,12 @@ async def refine(
     draft: the answer itself, or ``apply_repair(text, report, answer)`` if given (to
     put a rewritten line back in its poem), then cleaned and checked. At most
     ``repair_rounds`` rounds run.
+
+    ``draft``, if given, writes the first drafts instead of that request:
+    ``draft(count)`` (``count`` being how many drafts the token budget allows, at
+    most ``candidates``) returns :class:`Drafts`, whose texts are cleaned and checked
+    like any draft. Use it to write a long form a part at a time
+    (``musekit_plugins.piecewise``).
 
     Budgets: ``token_budget`` caps the completion tokens of all requests together,
     counting each sample at its ``max_tokens`` before it is sent (the first request
@@ -181,8 +197,13 @@ async def refine(
 
     first = candidates if token_budget is None else min(candidates, token_budget // per_sample)
     say(f"writing {_drafts(first)}")
-    run.requests += 1
-    run.add(await engine.complete(request.model_copy(update={"n": first})), round_=0)
+    drafts = (
+        await draft(first)
+        if draft
+        else Drafts(await engine.complete(request.model_copy(update={"n": first})))
+    )
+    run.requests += drafts.requests
+    run.add(drafts.completion, round_=0)
     stopped: str | None = None
     rounds = 0
     repaired: set[str] = set()

@@ -310,13 +310,16 @@ def user_message(params: LyricsParams) -> str:
     return "\n".join(parts)
 
 
-def draft_messages(params: LyricsParams) -> tuple[Message, ...]:
-    """System prompt and worked example (fixed, with or without chords), then the request."""
+def draft_messages(params: LyricsParams, history: Sequence[Message] = ()) -> tuple[Message, ...]:
+    """System prompt and worked example (fixed, with or without chords), the conversation
+    so far (``history``: earlier requests and lyrics, so a reply revises them), then the
+    request."""
     chords = params.key is not None
     return (
         Message(role="system", content=SYSTEM_PROMPT),
         Message(role="user", content=user_message(example_params(chords))),
         Message(role="assistant", content=example_song(chords)),
+        *history,
         Message(role="user", content=user_message(params)),
     )
 
@@ -435,7 +438,7 @@ async def run_lyrics(ctx: Context, params: LyricsParams) -> Result:
     settings = ctx.settings if isinstance(ctx.settings, LyricsSettings) else LyricsSettings()
     form = song_form(params)
     request = ChatRequest(
-        messages=draft_messages(params),
+        messages=draft_messages(params, ctx.history_messages()),
         # min_p trims the unlikely tail relative to the top token, so a high temperature
         # still gives varied drafts without nonsense words; top_p is left open. No
         # repetition penalty: every chorus must repeat the first word for word.

@@ -9,6 +9,9 @@ become the result's variations. docs/refine.md describes it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
+
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -26,8 +29,10 @@ from musekit import (
 )
 from musekit.craft import FormReport, check, get_form
 from musekit.hookspecs import RegisterCommand, RegisterSettings
-from musekit.refine import Refined, refine, variety
+from musekit.refine import Drafts, Refined, refine, variety
 from musekit_plugins.drafts import Wording, drafts_result
+from musekit_plugins.piecewise import write_in_parts
+from musekit_plugins.poem_build import LINE_BY_LINE, PoemPlan
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_repair import Repairs
 from musekit_plugins.poem_text import clean_poem
@@ -50,6 +55,9 @@ TOKEN_BUDGET_SHARE = 3
 #: Repairs stop this far into the command's time limit, so the best draft is returned
 #: in time rather than lost to a timeout.
 TIME_SHARE = 0.75
+
+#: A poem written line by line stops trying again at a line this far into the time limit.
+LINE_TIME_SHARE = 0.4
 
 
 class PoemParams(Params):
@@ -109,6 +117,16 @@ class PoemSettings(BaseModel):
     repair_samples: int = Field(
         4, ge=1, le=LIMITS.max_samples, description="Tries at each repair, in one request."
     )
+    line_samples: int = Field(
+        6,
+        ge=1,
+        le=LIMITS.max_samples,
+        description="Long forms (limerick, sonnets, villanelle, couplets), when candidates is "
+        "above 1, are written a line at a time: samples of each line, in one request.",
+    )
+    line_tries: int = Field(
+        3, ge=1, le=8, description="Requests for one line at most, while no sample fits."
+    )
 
 
 SPEC = CommandSpec(
@@ -151,13 +169,16 @@ def user_message(params: PoemParams) -> str:
     return "\n".join(parts)
 
 
-def draft_messages(params: PoemParams) -> tuple[Message, ...]:
-    """System prompt and worked example (fixed per form), then the user's request."""
+def draft_messages(params: PoemParams, history: Sequence[Message] = ()) -> tuple[Message, ...]:
+    """System prompt and worked example (fixed per form), the conversation so far
+    (``history``: earlier requests and poems, so a reply revises them), then the user's
+    request."""
     example = FORM_PROMPTS[params.form]
     return (
         Message(role="system", content=system_prompt(params.form)),
         Message(role="user", content=f"Topic: {example.topic}"),
         Message(role="assistant", content=example.poem),
+        *history,
         Message(role="user", content=user_message(params)),
     )
 
@@ -170,8 +191,9 @@ def max_tokens(params: PoemParams) -> int:
 
 async def run_poem(ctx: Context, params: PoemParams) -> Result:
     settings = ctx.settings if isinstance(ctx.settings, PoemSettings) else PoemSettings()
+    history = tuple(ctx.history_messages())
     request = ChatRequest(
-        messages=draft_messages(params),
+        messages=draft_messages(params, history),
         # min_p trims the unlikely tail relative to the top token, so a high temperature
         # still gives varied drafts without nonsense words; top_p is left open. A light
         # repetition penalty keeps a small model out of loops, except in forms with
@@ -186,6 +208,17 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
         ),
     )
     repairs = Repairs(params.form, user_message(params), request, params.lines)
+    draft = None
+    if params.form in LINE_BY_LINE and settings.candidates > 1:
+        plan = PoemPlan(params.form, user_message(params), request, history, params.lines)
+        draft = partial(
+            _line_by_line,
+            ctx,
+            plan,
+            samples=settings.line_samples,
+            tries=settings.line_tries,
+            time_budget=ctx.spec.limits.max_seconds * LINE_TIME_SHARE,
+        )
     refined = await refine(
         ctx,
         request,
@@ -200,8 +233,15 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
         time_budget=ctx.spec.limits.max_seconds * TIME_SHARE,
         clean=clean_poem,
         quality=lambda text: variety(text, repeated_lines_ok=bool(get_form(params.form).refrains)),
+        draft=draft,
     )
     return poem_result(params, refined)
+
+
+async def _line_by_line(
+    ctx: Context, plan: PoemPlan, _count: int, *, samples: int, tries: int, time_budget: float
+) -> Drafts:
+    return await write_in_parts(ctx, plan, samples=samples, tries=tries, time_budget=time_budget)
 
 
 def poem_result(params: PoemParams, refined: Refined[FormReport]) -> Result:

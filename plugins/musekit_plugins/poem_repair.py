@@ -17,12 +17,12 @@ put everything from the user and the draft in the last message.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
 from musekit import ChatRequest, Message
-from musekit.craft import FormReport, check, get_form
+from musekit.craft import FormReport, check, get_form, rhyme_strength
 from musekit.refine import feedback
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_text import answer_lines, last_word, poem_lines, put_line
@@ -73,8 +73,13 @@ def target(report: FormReport, expected: int | None) -> Span | None:
     return None
 
 
-def line_needs(form: FormName, index: int, lines: Sequence[str]) -> str:
-    """What line ``index`` (0-based) of ``form`` must be, given the poem's other ``lines``."""
+def line_needs(
+    form: FormName, index: int, lines: Sequence[str], rhymes: Collection[str] = ()
+) -> str:
+    """What line ``index`` (0-based) of ``form`` must be, given the poem's other ``lines``.
+
+    ``rhymes`` are words to suggest for its rhyme (the first two that rhyme perfectly
+    with the word the line must rhyme with, other than that word)."""
     spec = get_form(form)
     for source, repeats in spec.refrains:
         if index + 1 in repeats and source <= len(lines):
@@ -83,13 +88,26 @@ def line_needs(form: FormName, index: int, lines: Sequence[str]) -> str:
     if spec.syllables and index < len(spec.syllables):
         low, high = spec.syllables[index]
         needs.append(f"in {low} syllables" if low == high else f"in {low} to {high} syllables")
-    partner = _rhyme_partner(form, index)
-    if partner is not None and partner < len(lines) and last_word(lines[partner]):
-        needs.append(f"ending with a word that rhymes with '{last_word(lines[partner])}'")
+    partner = rhyme_partner(form, index)
+    if partner is not None and partner < len(lines) and (end := last_word(lines[partner])):
+        hints = rhyming_words(end, rhymes)[:2]
+        such = f" (such as {' or '.join(repr(word) for word in hints)})" if hints else ""
+        needs.append(f"ending with a word that rhymes with '{end}'{such}")
     return ", ".join(needs)
 
 
-def _rhyme_partner(form: FormName, index: int) -> int | None:
+def rhyming_words(word: str, vocabulary: Iterable[str]) -> list[str]:
+    """The words of ``vocabulary`` that rhyme perfectly with ``word`` (not ``word`` itself),
+    each once, in their order."""
+    found: list[str] = []
+    for candidate in vocabulary:
+        same = candidate.lower() == word.lower() or candidate.lower() in found
+        if not same and rhyme_strength(word, candidate) >= 1.0:
+            found.append(candidate.lower())
+    return found
+
+
+def rhyme_partner(form: FormName, index: int) -> int | None:
     """The earlier line that line ``index`` must rhyme with, in the form's first scheme."""
     spec = get_form(form)
     if not spec.rhyme:
@@ -105,29 +123,34 @@ def _rhyme_partner(form: FormName, index: int) -> int | None:
 
 
 def line_request(
-    request: str, form: FormName, lines: Sequence[str], span: Span, problems: Sequence[str]
+    request: str,
+    form: FormName,
+    lines: Sequence[str],
+    span: Span,
+    problems: Sequence[str],
+    rhymes: Collection[str] = (),
 ) -> str:
     """The last message of a line repair: the user's request, the lines before, the
-    problems, and what to write."""
+    problems, and what to write (``rhymes``: words to suggest, see :func:`line_needs`)."""
     shown = range(max(0, span.start - CONTEXT_LINES), min(span.start, len(lines)))
     before = "".join(f"Line {i + 1}: {lines[i]}\n" for i in shown)
     problem = f"Problem: {'; '.join(problems)}\n" if problems else ""
     if span.count == 1:
-        needs = line_needs(form, span.start, lines)
+        needs = line_needs(form, span.start, lines, rhymes)
         ask = f"Write line {span.start + 1}{', ' + needs if needs else ''}."
     else:
         last = span.start + span.count
         each = [
             f"line {i + 1} {needs}"
             for i in range(span.start, last)
-            if (needs := line_needs(form, i, lines))
+            if (needs := line_needs(form, i, lines, rhymes))
         ]
         ask = f"Write lines {span.start + 1} to {last}{': ' + '; '.join(each) if each else ''}."
     return f"{request}\n{before}{problem}{ask}"
 
 
 @cache
-def _line_example(form: FormName) -> tuple[str, str]:
+def line_example(form: FormName) -> tuple[str, str]:
     """The worked line repair of ``form``: its example poem missing its last line, and
     that line."""
     example = FORM_PROMPTS[form]
@@ -185,7 +208,7 @@ class Repairs:
             if span.start < len(report.lines)
             else [p for p in report.problems if p.startswith("the poem has")]
         )
-        example, answer = _line_example(self.form)
+        example, answer = line_example(self.form)
         ask = line_request(self.request, self.form, poem_lines(text), span, problems)
         messages = (
             Message(role="system", content=line_system_prompt(self.form)),

@@ -13,9 +13,10 @@ from musekit.craft.phonetics import LineSyllables, line_syllables, stresses, wor
 from musekit.craft.report import FormReport, LineReport
 from musekit.craft.rhymes import (
     RHYME_THRESHOLD,
+    end_rhyme,
     join_scheme,
     rhyme_letters,
-    rhyme_strength,
+    rhyme_problem,
     split_stanzas,
 )
 
@@ -88,6 +89,7 @@ def check(
     fits = _check_meter(tally, spec, poem, counts)
     _check_rhyme(tally, spec, poem, letters, rhymed)
     _check_refrains(tally, spec, poem)
+    _score_missing(tally, spec, len(poem), expected_lines)
     partnered = {letter for letter in letters if letters.count(letter) > 1}
     reports = [
         LineReport(
@@ -153,6 +155,28 @@ def _check_counts(
             0.0,
             f"the stanzas have {shown} lines, expected {wanted} (or no stanza breaks)",
         )
+
+
+def _score_missing(tally: _Tally, spec: Form, found: int, expected: int | None) -> None:
+    """Score each missing line 0 on everything it would have been checked for (its
+    syllables, meter, beats, rhyme, refrain), so a poem cut short scores as poorly as its
+    missing lines make it."""
+    if expected is None or found >= expected:
+        return
+    missing = range(found, expected)
+    if spec.syllables:
+        tally.scores.setdefault("syllables", []).extend(0.0 for _ in missing)
+    if spec.iambic_feet:
+        tally.scores.setdefault("meter", []).extend(0.0 for _ in missing)
+    if spec.beats:
+        tally.scores.setdefault("beats", []).extend(0.0 for i in missing if i < len(spec.beats))
+    if spec.rhyme:
+        scheme = _expand(spec, spec.rhyme[0], expected)
+        partnered = [j for j in missing if scheme[j] in scheme[:j]]
+        tally.scores.setdefault("rhyme", []).extend(0.0 for _ in partnered)
+    refrains = [line for _, repeats in spec.refrains for line in repeats if line > found]
+    if refrains:
+        tally.scores.setdefault("refrains", []).extend(0.0 for _ in refrains)
 
 
 def _lines(count: int) -> str:
@@ -263,8 +287,8 @@ def _scheme_pairs(expected: str, poem: list[str]) -> list[tuple[int, int, float]
     for j in range(min(len(expected), len(poem))):
         earlier = [i for i in range(j) if expected[i] == expected[j]]
         if earlier:
-            best = max(earlier, key=lambda i: (rhyme_strength(poem[i], poem[j]), i))
-            pairs.append((best, j, rhyme_strength(poem[best], poem[j])))
+            best = max(earlier, key=lambda i: (end_rhyme(poem[i], poem[j]), i))
+            pairs.append((best, j, end_rhyme(poem[best], poem[j])))
     return pairs
 
 
@@ -282,10 +306,7 @@ def _check_rhyme(
         for i, j, strength in pairs:
             problem = None
             if strength < RHYME_THRESHOLD:
-                problem = (
-                    f"line {j + 1} ('{_end(poem[j])}') should rhyme with "
-                    f"line {i + 1} ('{_end(poem[i])}')"
-                )
+                problem = rhyme_problem(poem[i], i + 1, poem[j], j + 1)
             tally.add("rhyme", strength, problem, j + 1)
     elif rhymed:
         for j, letter in enumerate(letters):

@@ -137,8 +137,30 @@ def rhyme_strength(a: str, b: str) -> float:
     return _word_strength(*sorted((last_a, last_b)))
 
 
+def end_rhyme(a: str, b: str) -> float:
+    """:func:`rhyme_strength` of two lines' last words, but 0 when they end with the same
+    word: a word repeated is not a rhyme ("night" / "night")."""
+    last_a, last_b = _last_word(a), _last_word(b)
+    if last_a is None or last_b is None or last_a.lower() == last_b.lower():
+        return 0.0
+    return rhyme_strength(last_a, last_b)
+
+
+def rhyme_problem(earlier: str, first: int, line: str, second: int) -> str:
+    """The problem with line number ``second`` (text ``line``) not rhyming with line
+    number ``first`` (text ``earlier``), as a repair prompt quotes it."""
+    end, earlier_end = _last_word(line) or "", _last_word(earlier) or ""
+    if end and end.lower() == earlier_end.lower():
+        return (
+            f"line {second} ends with '{end}', like line {first}; it should end with "
+            f"another word that rhymes with '{earlier_end}'"
+        )
+    return f"line {second} ('{end}') should rhyme with line {first} ('{earlier_end}')"
+
+
 def rhyme_letters(lines: Sequence[str]) -> list[str]:
-    """A rhyme letter per line ("" for a line without words); lines that rhyme share one.
+    """A rhyme letter per line ("" for a line without words); lines that rhyme share one
+    (by :func:`end_rhyme`: lines ending with the same word do not rhyme for it).
 
     Perfect rhymes are grouped first, then lines left alone pair up by slant
     rhyme, then any still alone join the group they rhyme with best: a slant
@@ -162,7 +184,7 @@ def _place(
     i: int, pool: list[list[int]], groups: list[list[int]], ends: dict[int, str], floor: float
 ) -> None:
     """Add line ``i`` to the group of ``pool`` it rhymes with best, if at ``floor``; else alone."""
-    scores = [max(rhyme_strength(ends[i], ends[j]) for j in group) for group in pool]
+    scores = [max(end_rhyme(ends[i], ends[j]) for j in group) for group in pool]
     best = max(range(len(pool)), key=lambda n: (scores[n], -n), default=None)
     if best is not None and scores[best] >= floor:
         pool[best].append(i)
@@ -181,8 +203,8 @@ def rhyme_scheme(lines: Sequence[str]) -> str:
     """The rhyme scheme of a poem, like ``"ABAB CDCD EFEF GG"``.
 
     ``lines`` is a poem's text or its lines; a blank line separates stanzas,
-    shown as a space. Lines rhyme when :func:`rhyme_strength` is at least
-    :data:`RHYME_THRESHOLD`.
+    shown as a space. Lines rhyme when :func:`end_rhyme` is at least
+    :data:`RHYME_THRESHOLD` (a word repeated at the end of two lines is no rhyme).
     """
     if isinstance(lines, str):
         lines = lines.splitlines()

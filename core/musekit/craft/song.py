@@ -21,7 +21,7 @@ from musekit.craft.chords import Chord, Key
 from musekit.craft.forms import Range
 from musekit.craft.phonetics import line_syllables, stresses, words
 from musekit.craft.report import LineReport
-from musekit.craft.rhymes import RHYME_THRESHOLD, rhyme_letters, rhyme_strength
+from musekit.craft.rhymes import RHYME_THRESHOLD, end_rhyme, rhyme_letters, rhyme_problem
 from musekit.craft.song_form import (
     FREE_LINE,
     SECTION_KINDS,
@@ -314,14 +314,11 @@ def _check_rhyme(tally: _Tally, index: int, section: SongSection, scheme: str) -
         earlier = [i for i in range(j) if expected[i] == letter and letter != FREE_LINE]
         if not earlier:
             continue
-        best = max(earlier, key=lambda i: (rhyme_strength(sung[i], sung[j]), i))
-        strength = rhyme_strength(sung[best], sung[j])
+        best = max(earlier, key=lambda i: (end_rhyme(sung[i], sung[j]), i))
+        strength = end_rhyme(sung[best], sung[j])
         problem = None
         if strength < RHYME_THRESHOLD:
-            problem = (
-                f"{_tagged(section)} line {j + 1} ('{_end(sung[j])}') should rhyme with "
-                f"line {best + 1} ('{_end(sung[best])}')"
-            )
+            problem = f"{_tagged(section)} " + rhyme_problem(sung[best], best + 1, sung[j], j + 1)
         tally.add("rhyme", strength, problem, index, j)
 
 
