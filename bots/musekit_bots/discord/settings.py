@@ -1,0 +1,73 @@
+"""The Discord bot's own settings: environment variables ``MUSEKIT_DISCORD_...``."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from musekit.errors import SettingsError
+from musekit.spec import field_problems
+
+ENV_PREFIX = "MUSEKIT_DISCORD_"
+
+
+class DiscordSettings(BaseSettings):
+    """How the bot reaches Discord and how it behaves there (docs/discord.md)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    token: SecretStr | None = Field(None, description="The bot token (Developer Portal, Bot).")
+    application_id: int | None = Field(
+        None, ge=1, description="The application id; default: read from Discord at login."
+    )
+    dev_guild_ids: list[int] = Field(
+        default_factory=list,
+        description="Guilds whose commands are synced at every start (instant, for development).",
+    )
+    shard_count: int | None = Field(
+        None, ge=1, description="Shards in the whole installation; default: Discord's advice."
+    )
+    shard_ids: list[int] | None = Field(
+        None, description="The shards this process runs (needs shard_count); default: all."
+    )
+    edit_interval: float = Field(
+        1.5, ge=0.5, le=10.0, description="Seconds between progress edits of one response."
+    )
+    default_member_permissions: int = Field(
+        2048,
+        ge=0,
+        description="Permission bits a member needs to see the commands (2048: Send Messages); "
+        "server admins can change it per command.",
+    )
+    api_base_url: str | None = Field(
+        None, description="Discord REST base URL, for tests against a local fake API."
+    )
+
+    @model_validator(mode="after")
+    def _check_shards(self) -> DiscordSettings:
+        if self.shard_ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("shard_ids needs shard_count (the shards of the whole installation)")
+        outside = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+        if outside:
+            raise ValueError(f"shard ids {outside} are outside 0..{self.shard_count - 1}")
+        return self
+
+
+def load_discord_settings() -> DiscordSettings:
+    """The bot's settings from the environment; a bad value raises :class:`SettingsError`."""
+    try:
+        return DiscordSettings()
+    except ValidationError as exc:
+        lines = [
+            f"  - {_variable(p.field)}: {p.problem}" for p in field_problems(exc, "unknown setting")
+        ]
+        raise SettingsError("Invalid Discord settings:\n" + "\n".join(lines)) from None
+
+
+def _variable(field: str) -> str:
+    """The variable a problem is about; the shard settings when it is about several."""
+    if field == "(parameters)":
+        return f"{ENV_PREFIX}SHARD_IDS / {ENV_PREFIX}SHARD_COUNT"
+    return ENV_PREFIX + field.partition(".")[0].upper()
