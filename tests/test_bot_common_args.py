@@ -36,17 +36,12 @@ DICE = CommandSpec(name="dice", description="Roll.", params=DiceParams)
 
 def test_positional_words_make_the_text_and_options_take_their_types() -> None:
     params = parse_args(POEM, "first snow form=sonnet lines=14 rhymed=true", invoked_as="/poem")
-    assert params == {"topic": "first snow", "form": "sonnet", "lines": "14", "rhymed": "true"}
-    checked = POEM.validate_params(params)
-    assert isinstance(checked, PoemParams)
-    assert (checked.lines, checked.rhymed) == (14, True)
+    assert params == {"topic": "first snow", "form": "sonnet", "lines": 14, "rhymed": True}
 
 
 def test_a_numeric_choice_and_a_comma_list_are_read_as_the_spec_wants() -> None:
     params = parse_args(POEM, "rain size=5 tags=calm,grey", invoked_as="/poem")
-    checked = POEM.validate_params(params)
-    assert isinstance(checked, PoemParams)
-    assert (checked.size, checked.tags) == (5, ["calm", "grey"])
+    assert params == {"topic": "rain", "size": 5, "tags": ["calm", "grey"]}
 
 
 def test_quotes_group_words_and_curly_quotes_work_like_straight_ones() -> None:
@@ -66,7 +61,7 @@ def test_dashes_in_an_option_name_mean_underscores() -> None:
         max_lines: int = 4
 
     spec = CommandSpec(name="x", description="x", params=P)
-    assert parse_args(spec, "max-lines=8", invoked_as="/x") == {"max_lines": "8"}
+    assert parse_args(spec, "max-lines=8", invoked_as="/x") == {"max_lines": 8}
 
 
 @pytest.mark.parametrize(
@@ -97,7 +92,7 @@ def test_a_bad_value_is_never_echoed() -> None:
 def test_free_text_for_a_command_without_a_text_parameter_is_refused() -> None:
     with pytest.raises(ArgumentError, match=r"takes no free text.*sides"):
         parse_args(DICE, "twenty", invoked_as="/muse dice")
-    assert parse_args(DICE, "sides=20", invoked_as="/muse dice") == {"sides": "20"}
+    assert parse_args(DICE, "sides=20", invoked_as="/muse dice") == {"sides": 20}
 
 
 @pytest.mark.parametrize("text", ["help", " HELP ", "--help", "-h", "?"])
@@ -121,5 +116,4 @@ def test_help_lists_every_option_with_choices_defaults_and_examples() -> None:
 
 def test_every_help_example_parses_back_to_its_parameters() -> None:
     line = help_text(POEM, invoked_as="/poem").split("• `/poem ", 1)[1].split("`")[0]
-    params = parse_args(POEM, line, invoked_as="/poem")
-    assert POEM.validate_params(params) == POEM.validate_params(dict(POEM.examples[0].params))
+    assert parse_args(POEM, line, invoked_as="/poem") == POEM.examples[0].params

@@ -42,7 +42,7 @@ def wants_help(text: str) -> bool:
 
 
 def parse_args(spec: CommandSpec, text: str, *, invoked_as: str) -> dict[str, Any]:
-    """The raw parameters ``text`` gives ``spec``, checked against it.
+    """The parameters ``text`` gives ``spec``, checked against it (see :func:`checked_params`).
 
     ``invoked_as`` is how the user called the command (``/poem``), for messages.
     Raises :class:`ArgumentError` naming the bad option: unknown, given twice,
@@ -61,7 +61,7 @@ def parse_args(spec: CommandSpec, text: str, *, invoked_as: str) -> dict[str, An
             raise ArgumentError(_unknown(spec, option.group(1), invoked_as))
         if key in params:
             raise ArgumentError(f"{invoked_as}: option '{option.group(1)}' is given twice.")
-        params[key] = _value(spec.params.model_fields[key], value)
+        params[key] = read_value(spec.params.model_fields[key], value)
     if words:
         if spec.text_param is None:
             raise ArgumentError(
@@ -74,10 +74,15 @@ def parse_args(spec: CommandSpec, text: str, *, invoked_as: str) -> dict[str, An
             )
         params[spec.text_param] = " ".join(words)
     try:
-        spec.validate_params(params)
+        return checked_params(spec, params)
     except InvalidParameters as exc:
         raise ArgumentError(describe_invalid(spec, exc.problems, invoked_as)) from None
-    return params
+
+
+def checked_params(spec: CommandSpec, raw: dict[str, Any]) -> dict[str, Any]:
+    """The parameters given in ``raw``, validated by the spec and typed as it types them
+    (``"14"`` -> ``14``), as JSON values; raises :class:`InvalidParameters`."""
+    return spec.validate_params(raw).model_dump(mode="json", include=set(raw))
 
 
 def describe_invalid(spec: CommandSpec, problems: tuple[FieldProblem, ...], invoked_as: str) -> str:
@@ -142,7 +147,7 @@ def _tokens(text: str, invoked_as: str) -> list[str]:
         raise ArgumentError(f'{invoked_as}: a quote (") is not closed.') from None
 
 
-def _value(info: FieldInfo, raw: str) -> Any:
+def read_value(info: FieldInfo, raw: str) -> Any:
     """``raw`` as the field's type takes it: as written, as JSON (3, true, [..]), or a
     comma-separated list; as written if none fits, so the spec names the problem."""
     adapter: TypeAdapter[Any] = TypeAdapter(info.annotation or Any)

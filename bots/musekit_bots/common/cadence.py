@@ -131,12 +131,9 @@ class ProgressUpdater:
         self._status = message
         self._changed()
 
-    async def finish(self, final: Progress | None = None) -> None:
-        """Stop progress edits and send ``final`` (default: the current snapshot).
-
-        Waits for an edit in flight rather than cut it off, so the final edit is
-        the last one the platform sees. Raises what the final edit raises.
-        """
+    async def stop(self) -> None:
+        """Stop progress edits, waiting for one in flight rather than cut it off, so an
+        edit made after this is the last one the platform sees."""
         self._closed = True
         task = self._task
         if task is not None:
@@ -145,6 +142,11 @@ class ProgressUpdater:
             else:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+
+    async def finish(self, final: Progress | None = None) -> None:
+        """:meth:`stop`, then send ``final`` (default: the current snapshot), spending from
+        the budget even when it is empty. Raises what the final edit raises."""
+        await self.stop()
         if self._budget is not None:
             self._budget.take_anyway()
         await self._edit(final or self.snapshot)

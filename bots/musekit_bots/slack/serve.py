@@ -1,0 +1,88 @@
+"""Running the Slack bot: HTTP mode (Bolt behind Starlette and uvicorn) or Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from musekit.errors import SettingsError
+from musekit.service import CommandService
+from musekit.settings import Settings
+from musekit.store.retention import prune_expired
+from musekit_bots.slack.app import build_app
+from musekit_bots.slack.bot import SlackBot
+from musekit_bots.slack.settings import ENV_PREFIX, SlackSettings
+
+logger = logging.getLogger("musekit.bots.slack")
+
+#: Where Slack posts commands, events and interactions in HTTP mode (Bolt's default path).
+EVENTS_PATH = "/slack/events"
+
+
+def web_client(settings: SlackSettings) -> AsyncWebClient:
+    """The Web API client: the configured base URL, and retries when Slack says 429."""
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    client = AsyncWebClient(token=token, base_url=settings.api_base_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def http_app(app: AsyncApp) -> Starlette:
+    """Bolt at :data:`EVENTS_PATH` (POST), as an ASGI app."""
+    handler = AsyncSlackRequestHandler(app)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"])])
+
+
+def check(settings: SlackSettings, *, http: bool) -> None:
+    """Refuse to start without what the mode needs, naming the missing variable."""
+    missing = []
+    if settings.bot_token is None:
+        missing.append(f"{ENV_PREFIX}BOT_TOKEN")
+    if http and settings.signing_secret is None:
+        missing.append(f"{ENV_PREFIX}SIGNING_SECRET")
+    if not http and settings.app_token is None:
+        missing.append(f"{ENV_PREFIX}APP_TOKEN")
+    if missing:
+        mode = "HTTP mode" if http else "Socket Mode"
+        raise SettingsError(
+            f"The Slack bot in {mode} needs {' and '.join(missing)} (docs/slack.md)."
+        )
+
+
+async def run_bot(core: Settings, settings: SlackSettings, *, http: bool) -> None:
+    """Run until cancelled (Ctrl-C); work in progress then finishes, delivered or kept."""
+    check(settings, http=http)
+    service = await CommandService.from_settings(core)
+    bot = SlackBot(service, settings, web_client(settings))
+    try:
+        await prune_expired(service.store, core.store)
+        app = build_app(bot)
+        if http:
+            config = uvicorn.Config(
+                http_app(app), host=settings.host, port=settings.port, log_level="warning"
+            )
+            print(f"Slack bot listening on http://{settings.host}:{settings.port}{EVENTS_PATH}")
+            await uvicorn.Server(config).serve()
+        else:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            assert settings.app_token is not None  # check() refused to start without it
+            handler = AsyncSocketModeHandler(app, settings.app_token.get_secret_value())
+            print("Slack bot connected in Socket Mode")
+            await handler.start_async()  # type: ignore[no-untyped-call]
+    finally:
+        await bot.drain()
+        await service.aclose()
