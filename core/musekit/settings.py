@@ -283,10 +283,34 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = config_file()
-        sources = [init_settings, env_settings, dotenv_settings]
+        sources = [init_settings, env_settings, _WithoutFrontEnds(dotenv_settings)]
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+class _WithoutFrontEnds(PydanticBaseSettingsSource):
+    """A source without the chat front ends' variables (``MUSEKIT_DISCORD_...``): those
+    belong to the front end's own settings, not to musekit's."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        prefixes = tuple(prefix.lower() for prefix in front_end_prefixes())
+        return {k: v for k, v in self._inner().items() if not k.lower().startswith(prefixes)}
+
+
+def front_end_prefixes() -> tuple[str, ...]:
+    """``MUSEKIT_<NAME>_`` for each installed chat front end (``musekit bot NAME``): its
+    own settings' variables, which musekit's settings leave alone."""
+    from importlib.metadata import entry_points
+
+    return tuple(f"{ENV_PREFIX}{ep.name.upper()}_" for ep in entry_points(group="musekit.bots"))
 
 
 def config_file() -> Path | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,7 +17,9 @@ ENV_PREFIX = "MUSEKIT_DISCORD_"
 class DiscordSettings(BaseSettings):
     """How the bot reaches Discord and how it behaves there (docs/discord.md)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     token: SecretStr | None = Field(None, description="The bot token (Developer Portal, Bot).")
     application_id: int | None = Field(
@@ -43,6 +48,15 @@ class DiscordSettings(BaseSettings):
         None, description="Discord REST base URL, for tests against a local fake API."
     )
 
+    def require_token(self) -> str:
+        """The bot token; raises :class:`SettingsError` saying how to set it if it is missing."""
+        if self.token is None or not self.token.get_secret_value().strip():
+            raise SettingsError(
+                f"Set {ENV_PREFIX}TOKEN to the bot's token (Developer Portal: your application, "
+                "Bot, Reset Token)."
+            )
+        return self.token.get_secret_value()
+
     @model_validator(mode="after")
     def _check_shards(self) -> DiscordSettings:
         if self.shard_ids is None:
@@ -56,7 +70,19 @@ class DiscordSettings(BaseSettings):
 
 
 def load_discord_settings() -> DiscordSettings:
-    """The bot's settings from the environment; a bad value raises :class:`SettingsError`."""
+    """The bot's settings from the environment and ``.env``; a bad value or an unknown
+    ``MUSEKIT_DISCORD_`` variable raises :class:`SettingsError` naming it."""
+    unknown = sorted(
+        name
+        for name in [*os.environ, *dotenv_values(".env")]
+        if name.upper().startswith(ENV_PREFIX)
+        and name[len(ENV_PREFIX) :].lower() not in DiscordSettings.model_fields
+    )
+    if unknown:
+        known = ", ".join(ENV_PREFIX + field.upper() for field in DiscordSettings.model_fields)
+        raise SettingsError(
+            f"Unknown Discord setting {', '.join(dict.fromkeys(unknown))}; they are {known}."
+        )
     try:
         return DiscordSettings()
     except ValidationError as exc:

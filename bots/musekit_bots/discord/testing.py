@@ -79,6 +79,7 @@ class FakeDiscord:
     calls: list[Call] = field(default_factory=list)
     dead_tokens: set[str] = field(default_factory=set)
     forbidden_channels: set[int] = field(default_factory=set)
+    refuse_login: bool = False
     clock: Callable[[], float] = time.monotonic
     _messages: dict[str, int] = field(default_factory=dict)  # token -> original response id
     _threads: set[int] = field(default_factory=set)
@@ -180,6 +181,8 @@ class FakeDiscord:
     ) -> tuple[int, Any] | None:
         match method, parts:
             case "GET", ["users", "@me"]:
+                if self.refuse_login:
+                    return 401, {"code": 0, "message": "401: Unauthorized"}
                 return 200, _user(BOT_USER_ID, "musekit", bot=True)
             case "GET", ["oauth2", "applications", "@me"]:
                 return 200, _application()
