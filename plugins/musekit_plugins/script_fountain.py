@@ -121,9 +121,8 @@ def _shape_problems(paragraphs: list[Any]) -> list[str]:
         problems.append(
             "the script does not start with a scene heading such as 'EXT. STREET - NIGHT'"
         )
-    for number, (index, after) in enumerate(
-        zip(slugs, [*slugs[1:], len(paragraphs)], strict=True), 1
-    ):
+    ends = [*slugs[1:], len(paragraphs)] if slugs else []
+    for number, (index, after) in enumerate(zip(slugs, ends, strict=True), 1):
         if after == index + 1:
             heading = str(paragraphs[index].line)
             problems.append(f"scene {number} ({heading}) is empty")
