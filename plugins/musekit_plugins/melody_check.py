@@ -80,7 +80,7 @@ class MelodyReport(BaseModel):
     def summary(self) -> str:
         """One line: ``8 notes for 8 syllables, in G major, D4 to C5`` or the problem count."""
         if not self.passed:
-            return f"melody: {_plural(len(self.problems), 'problem')}"
+            return _plural(len(self.problems), "problem")
         return (
             f"{_plural(self.notes or 0, 'note')} for {_plural(self.syllables, 'syllable')}, "
             f"in {self.key}, {self.lowest} to {self.highest}"
@@ -111,7 +111,12 @@ def read_tune(text: str) -> Reading | str:
         score = converter.parseData(text, format="abc")
     except Exception:  # music21 raises many kinds on bad input; the message is ours
         return "music21 cannot read the tune"
-    notes = [n for n in score.recurse().notes if isinstance(n, note.Note)]
+    # A note longer than what is left of its bar comes back as tied notes: one sung note.
+    notes = [
+        n
+        for n in score.recurse().notes
+        if isinstance(n, note.Note) and (n.tie is None or n.tie.type == "start")
+    ]
     written = sum(1 for token in tokens if token.note)
     if len(notes) != written:
         return f"music21 reads {len(notes)} notes where the tune writes {written}"
@@ -119,12 +124,24 @@ def read_tune(text: str) -> Reading | str:
 
 
 def midi_file(text: str) -> bytes:
-    """The tune as a standard MIDI file, tempo included."""
-    from music21 import converter
+    """The tune as a standard MIDI file at its tempo: its notes and rests in order, tied
+    notes as one (the tune's bars need not fill the metre)."""
+    from music21 import base, converter, note, stream, tempo
     from music21.midi import translate
 
-    score = converter.parseData(text, format="abc")
-    data: bytes = translate.streamToMidiFile(score).writestr()
+    score = converter.parseData(text, format="abc").stripTies()
+    marks = score.recurse().getElementsByClass(tempo.MetronomeMark)
+    sounds: list[base.Music21Object] = [
+        tempo.MetronomeMark(number=mark.number, referent=mark.referent) for mark in marks[:1]
+    ]
+    for sound in score.flatten().notesAndRests:
+        length = sound.quarterLength
+        if isinstance(sound, note.Note):
+            sounds.append(note.Note(sound.pitch, quarterLength=length))
+        else:
+            sounds.append(note.Rest(quarterLength=length))
+    line: stream.Stream[base.Music21Object] = stream.Stream(sounds)
+    data: bytes = translate.streamToMidiFile(line).writestr()
     return data
 
 

@@ -5,7 +5,7 @@ The roles follow from the number of colours (:data:`ROLES`), so every palette ha
 background and a text colour. The check: the answer is a palette (a name and a
 ``#RRGGBB`` colour for each role), each text colour reads on its backgrounds at WCAG
 contrast 4.5:1 or more (:data:`CONTRAST_PAIRS`), and no two colours are closer than
-ΔE00 8 (:mod:`musekit_plugins.palette_colour`). Mending moves lightness only: first
+ΔE00 5 (:mod:`musekit_plugins.palette_colour`). Mending moves lightness only: first
 colours too close to an earlier one, then text colours too faint, each by the least
 that fixes it.
 """
@@ -129,7 +129,7 @@ class PaletteReport(BaseModel):
     def summary(self) -> str:
         """One line: ``5 colours, text contrast 7.1:1 and up, ΔE00 12 and up`` or the problems."""
         if not self.passed:
-            return f"palette: {_plural(len(self.problems), 'problem')}"
+            return _plural(len(self.problems), "problem")
         parts = [_plural(self.colours, "colour")]
         if self.contrasts:
             parts.append(f"text contrast {min(self.contrasts.values()):.1f}:1 and up")

@@ -2,9 +2,10 @@
 
 * Contrast is WCAG 2.1's ratio of relative luminances, 1:1 to 21:1; body text needs
   :data:`MIN_CONTRAST` (4.5:1, success criterion 1.4.3, level AA).
-* Difference is CIEDE2000 (ΔE00): about 2.3 is the smallest difference most people
-  notice side by side; :data:`MIN_DIFFERENCE` (8) is one nobody misses, so the
-  swatches of a palette read as different colours.
+* Difference is CIEDE2000 (ΔE00, on CIELAB with sRGB's D65 white): about 2.3 is the
+  smallest difference most people notice side by side; :data:`MIN_DIFFERENCE` (5) is
+  one anyone sees at a glance, so the swatches of a palette read as different colours
+  (a surface a shade off its background, as design systems make them, is about 5 to 7).
 * Lightness is moved in OKLCH, which keeps hue and chroma as they are (within the sRGB
   gamut), so a mended colour is recognisably the same colour, lighter or darker.
 """
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from coloraide import Color
 
 MIN_CONTRAST = 4.5
-MIN_DIFFERENCE = 8.0
+MIN_DIFFERENCE = 5.0
 
 #: OKLCH lightness step when searching for a lighter or darker colour.
 STEP = 0.005
