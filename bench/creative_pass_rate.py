@@ -1,6 +1,6 @@
 """Creative pass rate on the embedded model: one draft against the draft-check-repair-rank loop.
 
-The issue-9 commands (``story``, ``script``, and the others' rows as they land), each
+The issue-9 commands (``story``, ``script``, ``melody``, ``palette``), each
 on 10 briefs of its own: every brief runs single shot (``candidates=1,
 repair_rounds=0``) and through the plugin's full pipeline, interleaved on the same
 embedded engine, and passes when its result's report (``result.data[case.report]``)
@@ -52,12 +52,44 @@ SCRIPT_BRIEFS: tuple[dict[str, str | int], ...] = (
     {"brief": "launch a small bakery's sourdough class", "seconds": 30, "tone": "friendly"},
 )
 
+MELODY_BRIEFS: tuple[dict[str, str | int], ...] = (
+    {"lyric": "The morning light is on the bay", "key": "G"},
+    {"lyric": "Hold on to the night", "key": "A minor", "metre": "3/4"},
+    {"lyric": "I walked the long road home alone", "key": "D"},
+    {"lyric": "Rain on the window, rain on my heart", "key": "E minor"},
+    {"lyric": "Dance with me under the summer stars", "key": "C", "tempo": 120},
+    {"lyric": "The river knows my name", "key": "F", "metre": "6/8"},
+    {"lyric": "Every city sleeps but you and me", "key": "Bb"},
+    {"lyric": "Close your eyes, the snow is falling", "key": "D minor", "metre": "3/4"},
+    {"lyric": "We were young and the world was wide", "key": "A"},
+    {"lyric": "Sing a song for the ones who stayed", "key": "G", "tempo": 80},
+)
+
+PALETTE_BRIEFS: tuple[dict[str, str | int], ...] = (
+    {"brief": "a calm reading app at night"},
+    {"brief": "a summer music festival poster", "colours": 8},
+    {"brief": "a bakery's website, warm and homely", "colours": 4},
+    {"brief": "a bank that wants to look trustworthy"},
+    {"brief": "a children's science museum", "colours": 6},
+    {"brief": "a meditation app at dawn"},
+    {"brief": "a heavy metal band's merchandise", "colours": 4},
+    {"brief": "a seaside cafe", "colours": 7},
+    {"brief": "a law firm's annual report"},
+    {"brief": "an autumn farmers' market flyer", "colours": 6},
+)
+
 CASES: dict[str, Case] = {
     "story": Case(
         "story", "story", {}, text_param="opening", report="story_report", briefs=STORY_BRIEFS
     ),
     "script": Case(
         "script", "script", {}, text_param="brief", report="script_report", briefs=SCRIPT_BRIEFS
+    ),
+    "melody": Case(
+        "melody", "melody", {}, text_param="lyric", report="melody_report", briefs=MELODY_BRIEFS
+    ),
+    "palette": Case(
+        "palette", "palette", {}, text_param="brief", report="palette_report", briefs=PALETTE_BRIEFS
     ),
 }
 
