@@ -16,7 +16,7 @@ import pytest
 from musekit import ChatRequest, EngineError, Invocation, Turn, UsageError
 from musekit.context import EarlierIdea, IdeaSource
 from musekit.diversity import distinct_n
-from musekit.errors import InvalidParameters
+from musekit.errors import CommandTimeout, InvalidParameters
 from musekit.runner import Runner
 from musekit.testing import FakeEngine, make_kit
 from musekit.testing.kit import Kit, Outcome, run_sync
@@ -68,6 +68,11 @@ def run(
     return Outcome(result=result, requests=tuple(kit_.engine.requests))
 
 
+def texts_of(done: Outcome) -> list[str]:
+    ideas: Any = done.result.data["ideas"]
+    return [idea["text"] for idea in ideas]
+
+
 def earlier(*ideas: tuple[int, str]) -> IdeaSource:
     async def load() -> list[EarlierIdea]:
         return [EarlierIdea(id=number, text=text) for number, text in ideas]
@@ -110,11 +115,10 @@ def test_the_pipeline_over_generates_through_lenses_and_delivers_distinct_ideas(
     assert "Topic: getting staff to cycle to work" in request.messages[-1].content
     assert request.messages[-1].content.endswith("Give 4 ideas.")
 
-    ideas = done.result.data["ideas"]
-    assert isinstance(ideas, list)
-    texts = [idea["text"] for idea in ideas]  # type: ignore[index,call-overload]
+    ideas: Any = done.result.data["ideas"]
+    texts = texts_of(done)
     assert len(texts) == 5
-    assert all(idea["id"] is None for idea in ideas)  # type: ignore[index,call-overload]
+    assert all(idea["id"] is None for idea in ideas)
     drafted = {idea for lens in SCAMPER_IDEAS.values() for idea in lens}
     assert set(texts) <= drafted
     assert "Swap plastic trays for washable ones the pupils decorate" not in texts
@@ -145,9 +149,9 @@ def test_with_too_few_distinct_ideas_one_more_round_asks_then_a_warning_says_so(
     engine = FakeEngine(default=as_json(*same))
     done = kit(engine).invoke("brainstorm", "cycling", count=3, seed=2)
 
-    # 3 x 2.5 -> 8 asked (2 requests); 1 distinct; then 2 x (3 - 1) + 2 = 6 more (2 requests).
+    # 3 x 2 -> 6 asked (2 requests); 1 distinct; then 2 x (3 - 1) + 2 = 6 more (2 requests).
     assert len(done.requests) == 4
-    assert [i["text"] for i in done.result.data["ideas"]] == [same[0]]  # type: ignore[union-attr,index]
+    assert texts_of(done) == [same[0]]
     assert done.result.warnings == [
         "Only 1 distinct ideas of the 3 asked for: the others repeated each other or ideas "
         "already given here."
@@ -165,7 +169,7 @@ def test_without_structured_output_it_asks_for_a_list_and_reads_it() -> None:
     assert "numbered list" in done.request.messages[0].content
     example = done.request.messages[2].content
     assert example.startswith("1. Swap plastic trays for washable ones the pupils decorate")
-    texts = [i["text"] for i in done.result.data["ideas"]]  # type: ignore[union-attr,index]
+    texts = texts_of(done)
     assert sorted(texts) == ["Give staff a bike voucher", "Run a bike breakfast on Fridays"]
 
 
@@ -174,7 +178,7 @@ def test_constraints_audience_and_samples_reach_every_request() -> None:
     done = kit(engine, samples=2, ideas_per_request=3, top_up_rounds=0).invoke(
         "brainstorm", "cycling", count=2, constraints="no budget", audience="nurses"
     )
-    assert len(done.requests) == 1  # 5 ideas asked, 2 samples x 3 ideas a request
+    assert len(done.requests) == 1  # 4 ideas asked, 2 samples x 3 ideas a request
     request = done.request
     assert request.n == 2
     assert "Constraints: no budget\nAudience: nurses\nGive 3 ideas." in request.messages[-1].content
@@ -214,7 +218,7 @@ def test_ideas_already_given_here_are_not_repeated_and_are_named_to_avoid() -> N
         {"topic": "cycling to work", "count": 3},
         ideas=earlier((7, old), (6, "Host a ride to the coast")),
     )
-    texts = [i["text"] for i in done.result.data["ideas"]]  # type: ignore[union-attr,index]
+    texts = texts_of(done)
     assert sorted(texts) == ["Fix bikes free", "Put showers and lockers in every office"]
     figures = done.result.data["diversity"]
     assert isinstance(figures, dict)
@@ -280,7 +284,26 @@ def test_a_model_failing_every_request_is_the_engine_error_and_some_failing_a_wa
     engine = FakeEngine(default=as_json("Give staff a bike voucher each spring"))
     engine.fail_next(EngineError("busy"))
     done = kit(engine, top_up_rounds=0).invoke("brainstorm", "cycling", count=4)
-    assert "1 of 3 requests to the model failed." in done.result.warnings
+    assert "1 of 2 requests to the model failed." in done.result.warnings
+
+
+def test_requests_past_the_time_budget_are_cancelled_and_the_finished_ones_delivered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One request at a time, 0.2 s each, and 0.3 s to spend: the first finishes, the rest not.
+    monkeypatch.setattr(brainstorm, "TIME_SHARE", 0.3 / brainstorm.LIMITS.max_seconds)
+    engine = FakeEngine(default=as_json("Give staff a bike voucher each spring"), latency=0.2)
+    done = kit(engine, parallel=1).invoke("brainstorm", "cycling", count=4)
+    assert texts_of(done) == ["Give staff a bike voucher each spring"]
+    assert len(done.requests) == 2  # the second started, and was cancelled; no top-up
+    assert done.result.warnings[-1] == (
+        "Stopped waiting for the model after 0.3 seconds; these ideas come from the requests "
+        "that had finished."
+    )
+
+    engine = FakeEngine(default=as_json("Give staff a bike voucher each spring"), latency=1.0)
+    with pytest.raises(CommandTimeout, match=r"The model gave no ideas within 0.3 seconds"):
+        kit(engine).invoke("brainstorm", "cycling", count=4)
 
 
 def test_nothing_usable_is_a_warning_not_an_empty_list_passed_off_as_ideas() -> None:

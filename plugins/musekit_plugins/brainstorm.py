@@ -42,6 +42,7 @@ from musekit import (
 )
 from musekit.context import EarlierIdea
 from musekit.diversity import DUPLICATE_THRESHOLD, IdeaSpace, content_words, distinct_n
+from musekit.errors import CommandTimeout
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit_plugins.brainstorm_lenses import LENSES, Technique
 from musekit_plugins.brainstorm_parse import ParsedIdea, parse_ideas
@@ -53,6 +54,10 @@ LIMITS = Limits(max_output_tokens=512, max_samples=4, max_seconds=180)
 #: Tokens allowed per idea asked for (a JSON item of a short sentence is ~35), and spare.
 TOKENS_PER_IDEA = 48
 TOKENS_SPARE = 24
+
+#: Requests still running this far into the command's time limit are cancelled, so the
+#: ideas that did arrive are delivered in time rather than lost to a timeout.
+TIME_SHARE = 0.75
 
 #: Earlier ideas of the channel quoted in the prompt as ones to avoid, at most.
 AVOID_IN_PROMPT = 5
@@ -108,7 +113,7 @@ class BrainstormSettings(BaseModel):
         0.1, ge=0.0, le=1.0, description="Drop tokens below this share of the top one."
     )
     oversample: float = Field(
-        2.5, ge=1.0, le=6.0, description="Ideas asked of the model per idea delivered."
+        2.0, ge=1.0, le=6.0, description="Ideas asked of the model per idea delivered."
     )
     ideas_per_request: int = Field(4, ge=1, le=10, description="Ideas asked for in each request.")
     samples: int = Field(
@@ -293,7 +298,7 @@ async def run_brainstorm(ctx: Context, params: BrainstormParams) -> Result:
     await session.ask(wanted)
     chosen = session.choose(params.count, earlier, expanding)
     for _ in range(settings.top_up_rounds):
-        if len(chosen.ideas) >= params.count or session.failure is not None:
+        if len(chosen.ideas) >= params.count or session.done:
             break
         await session.ask(2 * (params.count - len(chosen.ideas)) + 2)
         chosen = session.choose(params.count, earlier, expanding)
@@ -344,31 +349,62 @@ class Session:
         self.requests = 0
         self.lenses_used: set[str] = set()
         self.failure: str | None = None
+        self.stopped: str | None = None
         self._gate = asyncio.Semaphore(settings.parallel)
+        self._budget = ctx.spec.limits.max_seconds * TIME_SHARE
+        self._deadline = asyncio.get_running_loop().time() + self._budget
+
+    @property
+    def done(self) -> bool:
+        """True once asking more would be in vain: time is up or the model failed."""
+        return self.stopped is not None or self.failure is not None
 
     async def ask(self, ideas: int) -> None:
-        """Ask for about ``ideas`` more ideas, one request per lens, taking lenses in turn."""
+        """Ask for about ``ideas`` more ideas, one request per lens, taking lenses in turn;
+        requests unfinished at the time budget are cancelled and their ideas go without."""
         per_request = self.settings.ideas_per_request * self.settings.samples
         count = max(1, -(-ideas // per_request))
         lenses = [self.lenses[(self.requests + i) % len(self.lenses)] for i in range(count)]
         self.ctx.status(f"asking for ideas through {_lenses(count)}")
         seeds = [None if self.seed is None else self.seed + self.requests + i for i in range(count)]
         self.requests += count
-        replies = await asyncio.gather(
-            *(self._complete(lens, seed) for lens, seed in zip(lenses, seeds, strict=True)),
-            return_exceptions=True,
-        )
-        errors = [reply for reply in replies if isinstance(reply, BaseException)]
-        for error in errors:
-            if not isinstance(error, EngineError):
+        tasks = [
+            asyncio.ensure_future(self._complete(lens, seed))
+            for lens, seed in zip(lenses, seeds, strict=True)
+        ]
+        left = self._deadline - asyncio.get_running_loop().time()
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=max(left, 0.001))
+        finally:
+            unfinished = [task for task in tasks if not task.done()]
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        errors: list[EngineError] = []
+        for lens, task in zip(lenses, tasks, strict=True):
+            if task.cancelled():
+                continue
+            error = task.exception()
+            if error is None:
+                self._add(lens, task.result())
+            elif isinstance(error, EngineError):
+                errors.append(error)
+            else:
                 raise error
-        if errors and len(errors) == len(replies) and not self.pool:
-            raise errors[0]
         if errors:
-            self.failure = f"{len(errors)} of {len(replies)} requests to the model failed."
-        for lens, reply in zip(lenses, replies, strict=True):
-            if isinstance(reply, Completion):
-                self._add(lens, reply)
+            self.failure = f"{len(errors)} of {count} requests to the model failed."
+        if pending:
+            self.stopped = (
+                f"Stopped waiting for the model after {self._budget:g} seconds; these ideas "
+                "come from the requests that had finished."
+            )
+        if not self.pool and errors:
+            raise errors[0]
+        if not self.pool and pending:
+            raise CommandTimeout(
+                f"The model gave no ideas within {self._budget:g} seconds; try again when it "
+                "is less busy, or ask for fewer ideas."
+            )
 
     async def _complete(self, lens: str, seed: int | None) -> Completion:
         async with self._gate:
@@ -507,8 +543,7 @@ def _warnings(params: BrainstormParams, session: Session, chosen: Chosen) -> lis
             f"Only {len(chosen.ideas)} distinct ideas of the {params.count} asked for: the "
             "others repeated each other or ideas already given here."
         )
-    if session.failure is not None:
-        warnings.append(session.failure)
+    warnings.extend(w for w in (session.failure, session.stopped) if w is not None)
     return warnings
 
 
