@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from conftest import Script
 
 from musekit import ChatRequest, EngineError, Invocation, Turn, UsageError
 from musekit.context import EarlierIdea, IdeaSource
-from musekit.diversity import distinct_n
+from musekit.diversity import IdeaSpace, distinct_n
 from musekit.errors import CommandTimeout, InvalidParameters
 from musekit.runner import Runner
 from musekit.testing import FakeEngine, make_kit
@@ -315,3 +316,30 @@ def test_nothing_usable_is_a_warning_not_an_empty_list_passed_off_as_ideas() -> 
     assert done.result.warnings == [
         "The model gave no usable ideas; try again or rephrase the topic."
     ]
+
+
+@pytest.mark.model
+def test_on_the_embedded_model_distinct_ideas_come_back_stored_with_ids(
+    musekit_script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One request of four ideas on one thread keeps this quick; the tiny model's ideas
+    # need not be good, but what is delivered must be distinct, stored and reported truly.
+    monkeypatch.setenv("MUSEKIT_ENGINE__THREADS", "1")
+    for setting, value in (("OVERSAMPLE", "1"), ("TOP_UP_ROUNDS", "0")):
+        monkeypatch.setenv(f"MUSEKIT_PLUGIN_CONFIG__BRAINSTORM__{setting}", value)
+    topic = "ways to get more people to cycle to work"
+    done = musekit_script("run", "brainstorm", topic, "--count", "2", "--json", timeout=240)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["command"] == "brainstorm"
+    ideas = result["data"]["ideas"]
+    texts = [idea["text"] for idea in ideas]
+    assert 1 <= len(texts) <= 2, result["warnings"]
+    assert all(isinstance(idea["id"], int) for idea in ideas)  # stored by the service
+    assert result["sections"][0]["body"] == "\n".join(f"- {text}" for text in texts)
+    assert IdeaSpace(texts).deduplicate(range(len(texts))).removed == 0
+    figures = result["data"]["diversity"]
+    assert figures["distinct_2"] == round(distinct_n(texts, 2), 3)
+    assert figures["requests"] == 1
+    assert figures["candidates"] >= len(texts)
+    assert 0 < result["metrics"]["completion_tokens"] <= 4 * brainstorm.TOKENS_PER_IDEA + 24

@@ -21,6 +21,7 @@ _EXPORTS = {
     "Example": "musekit.spec",
     "Context": "musekit.context",
     "Turn": "musekit.context",
+    "EarlierIdea": "musekit.context",
     "Result": "musekit.result",
     "Section": "musekit.result",
     "ResultField": "musekit.result",
@@ -56,6 +57,9 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from musekit.context import (
         Context as Context,
+    )
+    from musekit.context import (
+        EarlierIdea as EarlierIdea,
     )
     from musekit.context import (
         Turn as Turn,
