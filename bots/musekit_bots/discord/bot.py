@@ -380,23 +380,25 @@ class MuseBot(discord.AutoShardedClient):
 
         A result Discord does not take is kept in the store (convention 5).
         """
-        edit = _ProgressEdit(surface)
-        updater = ProgressUpdater(edit, interval=self.settings.edit_interval)
+
+        async def show(progress: Progress) -> None:
+            await surface.progress(render_progress(progress))
+
+        updater = ProgressUpdater(show, interval=self.settings.edit_interval)
 
         def on_delta(delta: Delta) -> None:
             if delta.index == 0 and delta.text:
                 updater.add(delta.text)
 
         outcome = await self.service.submit(invocation, on_delta=on_delta, on_status=updater.status)
-        edit.final = _final(outcome, surface, thread=thread)
+        await updater.stop()  # an edit in flight ends first: the outcome is the last word
         try:
-            await updater.finish()
+            await _finish(outcome, surface, thread=thread)
         except DeliveryFailed as failure:
             await self._keep(invocation.id, failure)
         except discord.HTTPException as exc:
-            await self._keep(
-                invocation.id, DeliveryFailed(f"invocation:{invocation.id}", refusal(exc))
-            )
+            refused = DeliveryFailed(f"invocation:{invocation.id}", refusal(exc))
+            await self._keep(invocation.id, refused)
 
     async def _keep(self, invocation_id: str, failure: DeliveryFailed) -> None:
         logger.warning(
@@ -485,28 +487,14 @@ class _Tree(app_commands.CommandTree[MuseBot]):
             logger.warning("telling the user failed: %s", refusal(exc))
 
 
-class _ProgressEdit:
-    """The edit callable of a :class:`ProgressUpdater`: progress, until ``final`` is set."""
-
-    def __init__(self, surface: Surface) -> None:
-        self.surface = surface
-        self.final: Callable[[], Awaitable[None]] | None = None
-
-    async def __call__(self, progress: Progress) -> None:
-        if self.final is not None:
-            await self.final()
-        else:
-            await self.surface.progress(render_progress(progress))
-
-
-def _final(outcome: Outcome, surface: Surface, *, thread: bool) -> Callable[[], Awaitable[None]]:
-    """What ends the response: the result with its buttons, or a note for the user alone."""
+async def _finish(outcome: Outcome, surface: Surface, *, thread: bool) -> None:
+    """End the response: the result with its buttons, or a note for the user alone."""
     result = outcome.result
     if outcome.status == "ok" and result is not None:
         messages = render_result(result, size_limit=surface.size_limit)
-        view = result_view(outcome.invocation_id, result, thread=thread)
-        return lambda: surface.deliver(messages, view)
-    return lambda: surface.private(friendly(outcome))
+        await surface.deliver(messages, result_view(outcome.invocation_id, result, thread=thread))
+    else:
+        await surface.private(friendly(outcome))
 
 
 def friendly(outcome: Outcome) -> str:

@@ -124,7 +124,12 @@ class FakeDiscord:
 
     def start(self) -> None:
         """Start serving in a background thread; returns once the port is open."""
-        app = Starlette(routes=[Route("/api/v10/{path:path}", self._handle, methods=_METHODS)])
+        app = Starlette(
+            routes=[
+                Route("/api/v10/{path:path}", self._handle, methods=_METHODS),
+                Route("/_fake/calls", self._recorded, methods=["GET"]),
+            ]
+        )
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -133,6 +138,7 @@ class FakeDiscord:
             log_level="critical",
             access_log=False,
             lifespan="off",
+            timeout_keep_alive=75,  # connections stay open between a bot's calls, as at Discord
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
@@ -153,6 +159,18 @@ class FakeDiscord:
         self._server = self._thread = None
         self._port = 0
 
+    def serve(self) -> None:
+        """Serve until interrupted, printing the REST base first (``python -m`` this module)."""
+        self.start()
+        print(self.url, flush=True)
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     async def __aenter__(self) -> Self:
         await asyncio.to_thread(self.start)
         return self
@@ -163,6 +181,17 @@ class FakeDiscord:
         await asyncio.to_thread(self.stop)
 
     # Answers -----------------------------------------------------------------------------------
+
+    async def _recorded(self, request: Request) -> Response:
+        """The calls so far whose path contains ``?fragment=``, for a fake in another process
+        (times are ``time.monotonic()``, which every process on the machine shares)."""
+        fragment = request.query_params.get("fragment", "")
+        calls = [
+            {"method": c.method, "path": c.path, "body": c.body, "at": c.at}
+            for c in self.calls
+            if fragment in c.path
+        ]
+        return JSONResponse(calls)
 
     async def _handle(self, request: Request) -> Response:
         at = self.clock()
@@ -530,3 +559,7 @@ def message_payload(
         "edited_timestamp": None,
         "flags": 0,
     }
+
+
+if __name__ == "__main__":
+    FakeDiscord().serve()
