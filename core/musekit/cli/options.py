@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 import types
 import typing
@@ -16,6 +17,10 @@ from musekit.spec import CommandSpec
 
 #: Options every generated command has; a spec field of the same name gets ``--param-NAME``.
 COMMON_OPTIONS = ("json", "output_dir")
+
+#: A string parameter whose ``json_schema_extra`` sets this key to true takes ``@PATH`` on
+#: the command line: the file's content (UTF-8 text as it is, anything else as base64).
+FILE_PARAM_KEY = "x-musekit-file"
 
 
 def build_command(spec: CommandSpec) -> click.Command:
@@ -115,9 +120,29 @@ def _option(name: str, info: FieldInfo) -> click.Option:
     multiple = typing.get_origin(annotation) in (list, tuple, set, frozenset)
     if multiple and typing.get_args(annotation):
         annotation = typing.get_args(annotation)[0]
-    return click.Option(
-        [flag, name], type=_click_type(annotation), multiple=multiple, default=None, help=help_text
-    )
+    extra = info.json_schema_extra
+    takes_file = isinstance(extra, dict) and extra.get(FILE_PARAM_KEY) is True
+    kind = _FileText() if takes_file else _click_type(annotation)
+    return click.Option([flag, name], type=kind, multiple=multiple, default=None, help=help_text)
+
+
+class _FileText(click.ParamType[Any]):
+    """Text, or ``@PATH``: the file's content (UTF-8 text, else base64 of its bytes)."""
+
+    name = "text|@file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str) or not value.startswith("@"):
+            return value
+        path = Path(value[1:]).expanduser()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            self.fail(f"cannot read '{path}': {exc.strerror or 'unreadable'}", param, ctx)
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return base64.b64encode(raw).decode("ascii")
 
 
 def _click_type(annotation: Any) -> click.ParamType[Any]:
@@ -192,7 +217,8 @@ def _example_line(spec: CommandSpec, params: dict[str, Any]) -> str:
     for name, value in params.items():
         if name == spec.text_param:
             continue
-        words += [option_name(name), _quote(str(value))]
+        for item in value if isinstance(value, list) else [value]:
+            words += [option_name(name), _quote(str(item))]
     if spec.text_param and spec.text_param in params:
         words.append(_quote(str(params[spec.text_param])))
     return " ".join(words)
