@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from musekit_bots.discord.testing import (
     message,
     message_payload,
     slash_payload,
+    snowflake,
 )
 from musekit_plugins import rules
 
@@ -519,3 +521,43 @@ async def test_dev_guilds_get_the_commands_at_start_and_nothing_is_synced_global
 
 def _token(calls: list[Call]) -> str:
     return calls[0].path.split("/")[3]
+
+
+async def test_a_command_that_outlives_the_15_minute_token_posts_to_the_channel(
+    rig: Rig,
+) -> None:
+    sixteen_minutes_ago = snowflake(time.time() - 16 * 60)
+    calls = await rig.run(
+        slash_payload("echo", {"text": "winter"}, interaction_id=sixteen_minutes_ago)
+    )
+
+    assert [c.method for c in calls] == ["POST"]  # the defer; the token is not used again
+    (posted,) = rig.fake.find("POST", f"/channels/{CHANNEL_ID}/messages")
+    assert posted.content == "**Echo**\n\nfirst snow on the roofs"
+
+
+async def test_an_interaction_dead_before_the_defer_runs_nothing(rig: Rig) -> None:
+    payload = slash_payload("echo", {"text": "winter"})
+    rig.fake.expire(payload["token"])
+
+    calls = await rig.run(payload)
+
+    assert [c.method for c in calls] == ["POST"]
+    assert rig.engine.requests == []
+    assert await rig.store.history() == []
+
+
+async def test_a_command_inside_a_thread_joins_its_conversation(rig: Rig) -> None:
+    first = await rig.run(slash_payload("echo", {"text": "winter"}))
+    starter = rig.fake.original_message_id(_token(first))
+    assert starter is not None
+
+    calls = await rig.run(
+        slash_payload("echo", {"text": "spring"}, channel_id=starter, channel_type=11)
+    )
+
+    turns = await rig.store.conversation(thread_key(starter))
+    assert [t.params["text"] for t in turns] == ["winter", "spring"]
+    assert "mk:thread:" not in " ".join(edits(calls)[-1].custom_ids)  # already in the thread
+    # Rules see the channel the thread is in (by id here: this guild is not in the cache).
+    assert turns[-1].channel == str(CHANNEL_ID)

@@ -83,6 +83,8 @@ def _counted(
         async with bot._busy():
             try:
                 await handler(bot, *args, **kwargs)
+            except _NotDeferred:
+                pass  # logged where it happened
             except Exception as exc:
                 logger.error("%s failed: %s", handler.__name__, type(exc).__name__)
                 logger.debug("traceback", exc_info=exc)
@@ -198,14 +200,12 @@ class MuseBot(discord.AutoShardedClient):
         self, interaction: discord.Interaction, spec: CommandSpec, params: dict[str, Any]
     ) -> None:
         """A slash command: defer first, then run it through the service and show the outcome."""
-        deferred = await _defer(interaction)
-        if deferred is False:
-            return
+        response_id = await _defer(interaction)
         in_thread = isinstance(interaction.channel, discord.Thread)
         if in_thread:
             conversation: str | None = thread_key(interaction.channel_id or 0)
         else:
-            conversation = thread_key(deferred) if deferred else None
+            conversation = thread_key(response_id) if response_id else None
         invocation = Invocation(
             command=spec.name,
             params=params,
@@ -239,8 +239,7 @@ class MuseBot(discord.AutoShardedClient):
             logger.warning("answering a stale button failed: %s", refusal(exc))
 
     async def _regenerate(self, interaction: discord.Interaction, invocation_id: str) -> None:
-        if await _defer(interaction) is False:
-            return
+        await _defer(interaction)
         surface = self._interaction_surface(interaction)
         record = await self._record(invocation_id)
         if record is None:
@@ -268,8 +267,7 @@ class MuseBot(discord.AutoShardedClient):
     async def _variation(
         self, interaction: discord.Interaction, invocation_id: str, index: int
     ) -> None:
-        if await _defer(interaction) is False:
-            return
+        await _defer(interaction)
         surface = self._interaction_surface(interaction)
         record = await self._record(invocation_id)
         if record is None or record.result is None:
@@ -289,8 +287,7 @@ class MuseBot(discord.AutoShardedClient):
             logger.warning("a variation was not shown: %s", failure.reason)
 
     async def _vote(self, interaction: discord.Interaction, vote: Vote) -> None:
-        if await _defer(interaction, ephemeral=True) is False:
-            return
+        await _defer(interaction, ephemeral=True)
         store = self.service.store
         try:
             await store.vote(vote.idea_id, str(interaction.user.id), vote.value)
@@ -313,8 +310,7 @@ class MuseBot(discord.AutoShardedClient):
     @_counted
     async def on_thread_button(self, interaction: discord.Interaction, invocation_id: str) -> None:
         """Open the result's thread (named after the result); replies there refine it."""
-        if await _defer(interaction, ephemeral=True) is False:
-            return
+        await _defer(interaction, ephemeral=True)
         record = await self._record(invocation_id)
         starter = thread_id_of(record.conversation) if record else None
         channel = interaction.channel
@@ -441,8 +437,7 @@ class MuseBot(discord.AutoShardedClient):
     @_counted
     async def show_history(self, interaction: discord.Interaction, result_id: str | None) -> None:
         """/muse-history: the user's recent results here, or one of them in full (just to them)."""
-        if await _defer(interaction, ephemeral=True) is False:
-            return
+        await _defer(interaction, ephemeral=True)
         store = self.service.store
         user = str(interaction.user.id)
         try:
@@ -506,16 +501,20 @@ def friendly(outcome: Outcome) -> str:
     return outcome.message or _BROKEN
 
 
-async def _defer(interaction: discord.Interaction, *, ephemeral: bool = False) -> int | bool | None:
+class _NotDeferred(Exception):
+    """Discord refused the defer (the interaction died first): nothing more can be said."""
+
+
+async def _defer(interaction: discord.Interaction, *, ephemeral: bool = False) -> int | None:
     """Acknowledge the interaction now (Discord's 3 s); the response message's id if known.
 
-    False if Discord refused (the token died first): nothing more can be said there.
+    Raises :class:`_NotDeferred` if Discord refused.
     """
     try:
         response = await interaction.response.defer(thinking=True, ephemeral=ephemeral)
     except discord.HTTPException as exc:
         logger.warning("deferring an interaction failed: %s", refusal(exc))
-        return False
+        raise _NotDeferred from None
     return response.message_id if response is not None else None
 
 
