@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -421,3 +423,38 @@ async def test_a_slow_consumer_is_not_taken_for_a_silent_server(server: FakeVLLM
         await engine.aclose()
 
     assert "".join(texts) == "Soft white snow"
+
+
+class _PlainJSONServer(http.server.BaseHTTPRequestHandler):
+    """A server that lists a model but answers chat requests with plain JSON, never a stream."""
+
+    def do_GET(self) -> None:
+        self._answer({"data": [{"id": "plain", "max_model_len": 4096}]})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self._answer({"choices": [{"index": 0, "message": {"content": "hi"}}]})
+
+    def _answer(self, document: dict[str, Any]) -> None:
+        body = json.dumps(document).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def test_an_answer_that_is_not_a_stream_of_events_is_a_clear_error() -> None:
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PlainJSONServer) as plain:
+        thread = threading.Thread(target=plain.serve_forever, daemon=True)
+        thread.start()
+        engine = OpenAIEngine(settings_for(f"http://127.0.0.1:{plain.server_address[1]}/v1"))
+        try:
+            with pytest.raises(EngineError, match="did not answer with a stream of events"):
+                await engine.generate(ASK)
+        finally:
+            await engine.aclose()
+            plain.shutdown()

@@ -41,12 +41,15 @@ UNKNOWN = Load()
 def parse_load(text: str) -> Load:
     """The load in a vLLM ``/metrics`` page: waiting summed over engines, the fullest KV cache.
 
-    A page that is not Prometheus text, or lacks the metrics, gives an unknown load.
+    Only the lines of those two gauges are parsed: a page has hundreds of histogram
+    lines, read again every ``metrics_interval``. A page that is not Prometheus text,
+    or lacks the metrics, gives an unknown load.
     """
     waiting: list[float] = []
     usage: list[float] = []
+    gauges = "\n".join(line for line in text.splitlines() if line.startswith(_GAUGES))
     try:
-        for family in text_string_to_metric_families(text):
+        for family in text_string_to_metric_families(gauges):
             for sample in family.samples:
                 if sample.name == WAITING:
                     waiting.append(sample.value)
@@ -56,6 +59,9 @@ def parse_load(text: str) -> Load:
         logger.debug("A /metrics page is not Prometheus text; load unknown.")
         return UNKNOWN
     return Load(sum(waiting) if waiting else None, max(usage) if usage else None)
+
+
+_GAUGES = (WAITING, KV_CACHE_USAGE)
 
 
 @dataclass(frozen=True)

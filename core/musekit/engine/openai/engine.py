@@ -1,7 +1,8 @@
 """The engine that talks to OpenAI-compatible servers: vLLM, ``musekit serve``, llama.cpp.
 
 One pooled ``httpx.AsyncClient`` (keep-alive expiry under vLLM's 5 s idle
-close) streams every request. Timeouts are separate: connecting, the first
+close) streams every request; its events are read from the body's bytes
+(:mod:`.sse`). Timeouts are separate: connecting, the first
 token, the gap between tokens, and an optional overall limit, so a long answer
 that keeps streaming is never cut off. Failed attempts are retried as
 :mod:`.failures` says, on another replica where the pool has one
@@ -17,10 +18,9 @@ import contextlib
 import math
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from httpx_sse import EventSource, SSEError
 
 from musekit.engine.base import Engine
 from musekit.engine.openai.catalog import Catalog, Served, check_fits
@@ -32,6 +32,7 @@ from musekit.engine.openai.failures import (
     unreachable,
 )
 from musekit.engine.openai.pool import Endpoint, EndpointPool
+from musekit.engine.openai.sse import EventDecoder
 from musekit.engine.openai.watchdog import Watchdog
 from musekit.engine.openai.wire import ChunkReader, StreamBroken, StreamFailed, chat_body
 from musekit.engine.types import ChatRequest, StreamEvent, Usage
@@ -191,18 +192,29 @@ class OpenAIEngine(Engine):
         try:
             if response.status_code != 200:
                 raise _Failed(await self._refusal(response, endpoint, served, watchdog))
-            async with aclosing(EventSource(response).aiter_sse()) as events:
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                raise EngineError(_NOT_SSE)
+            decoder = EventDecoder()
+            # An async generator: closed here on every path, never left to the collector.
+            raw = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+            async with aclosing(raw) as chunks:
                 watchdog.reading()
-                async for event in events:
+                async for chunk in chunks:
                     watchdog.idle()
-                    deltas = reader.read(event.data)
-                    if deltas:
-                        for delta in deltas:
-                            yield delta
+                    tokens = False
+                    for data in decoder.feed(chunk):
+                        deltas = reader.read(data)
+                        if deltas:
+                            tokens = True
+                            for delta in deltas:
+                                yield delta
+                        if reader.done:
+                            break
+                    if tokens:
                         first = False
                         watchdog.expires = min(loop.time() + settings.idle_timeout, end)
                     if reader.done:
-                        await _drain(events, watchdog)
+                        await _drain(chunks, watchdog)
                         break
                     watchdog.reading()
             yield reader.end()
@@ -216,9 +228,8 @@ class OpenAIEngine(Engine):
             raise _Failed(_broken()) from None
         except StreamFailed as failed:
             raise _Failed(in_stream(failed.error)) from None
-        except (EngineError, SSEError) as exc:
-            error = exc if isinstance(exc, EngineError) else EngineError(_NOT_SSE)
-            raise _Failed(Failure(error)) from None
+        except EngineError as exc:
+            raise _Failed(Failure(exc)) from None
         finally:
             watchdog.close()
             await response.aclose()
@@ -255,13 +266,13 @@ class OpenAIEngine(Engine):
 _DRAIN_SECONDS = 1.0
 
 
-async def _drain(events: AsyncIterator[object], watchdog: Watchdog) -> None:
+async def _drain(chunks: AsyncIterator[bytes], watchdog: Watchdog) -> None:
     """Read the body's end after ``[DONE]``, so that the connection goes back to the pool
     (a closed, unfinished response closes its connection). A server that keeps the body
     open costs a connection, not the answer."""
     watchdog.expires = asyncio.get_running_loop().time() + _DRAIN_SECONDS
-    with contextlib.suppress(TimeoutError, httpx.TransportError, SSEError):
-        while await watchdog.wait(anext(events, None)) is not None:
+    with contextlib.suppress(TimeoutError, httpx.TransportError):
+        while await watchdog.wait(anext(chunks, None)) is not None:
             pass
 
 

@@ -84,38 +84,36 @@ class ChunkReader:
         if data == "[DONE]":
             self.done = True
             return []
+        # One call per token: this is the hot path of every answer.
         try:
             chunk = json.loads(data)
-            return self._deltas(chunk)
+            if "error" in chunk:
+                raise StreamFailed(chunk["error"])
+            usage = chunk.get("usage")
+            if usage:
+                self._usage = Usage(
+                    prompt_tokens=int(usage["prompt_tokens"]),
+                    completion_tokens=int(usage["completion_tokens"]),
+                )
+            deltas = []
+            for choice in chunk["choices"]:
+                text = choice["delta"].get("content") or ""
+                reason = choice.get("finish_reason")
+                if reason is None:
+                    if text:
+                        self._chunks += 1
+                        deltas.append(Delta(choice["index"] + self.offset, text))
+                    continue
+                index = int(choice["index"])
+                self._finished.add(index)
+                self._chunks += bool(text)
+                deltas.append(Delta(index + self.offset, text, _FINISH.get(reason, "stop")))
+            return deltas
         except (ValueError, TypeError, KeyError, AttributeError):
             raise EngineError(
                 "The model server sent a streamed chunk musekit cannot read "
                 "(is engine.openai.dialect right for this server?)."
             ) from None
-
-    def _deltas(self, chunk: dict[str, Any]) -> list[Delta]:
-        if "error" in chunk:
-            raise StreamFailed(chunk["error"])
-        if chunk.get("usage"):
-            usage = chunk["usage"]
-            self._usage = Usage(
-                prompt_tokens=int(usage["prompt_tokens"]),
-                completion_tokens=int(usage["completion_tokens"]),
-            )
-        deltas = []
-        for choice in chunk["choices"]:
-            text = choice["delta"].get("content") or ""
-            reason = choice.get("finish_reason")
-            if reason is None:
-                if text:
-                    self._chunks += 1
-                    deltas.append(Delta(choice["index"] + self.offset, text))
-                continue
-            index = int(choice["index"])
-            self._finished.add(index)
-            self._chunks += bool(text)
-            deltas.append(Delta(index + self.offset, text, _FINISH.get(reason, "stop")))
-        return deltas
 
     def end(self) -> Usage:
         """The usage, once the stream is over; an error if it ended too soon."""
