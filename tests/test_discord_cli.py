@@ -93,3 +93,18 @@ def test_the_bots_variables_in_env_or_dotenv_leave_musekits_settings_alone(
     settings = load_discord_settings()
     assert settings.edit_interval == 2.5
     assert settings.require_token() == TOKEN
+
+
+async def test_shard_settings_give_this_process_its_shards(tmp_path: Path) -> None:
+    from musekit.plugins import PluginHost
+    from musekit.runner import Runner
+    from musekit.service import CommandService
+    from musekit.store import open_store
+    from musekit.testing import FakeEngine
+    from musekit_bots.discord.bot import MuseBot
+    from musekit_bots.discord.settings import DiscordSettings
+
+    settings = DiscordSettings(token="t", shard_count=4, shard_ids=[2, 3])
+    async with await open_store(f"sqlite+aiosqlite:///{tmp_path / 's.db'}") as store:
+        bot = MuseBot(CommandService(Runner(PluginHost(), FakeEngine()), store), settings)
+        assert (bot.shard_count, bot.shard_ids) == (4, [2, 3])

@@ -153,3 +153,8 @@ def test_a_results_embed_stays_within_discords_limits() -> None:
     assert all(len(f["name"]) <= 256 and len(f["value"]) <= 1024 for f in data["fields"])
     total = len(data["description"]) + sum(len(f["name"]) + len(f["value"]) for f in data["fields"])
     assert total <= 6000
+
+
+def test_a_result_with_nothing_to_show_still_sends_a_message() -> None:
+    (outgoing,) = render_result(Result(title=""))
+    assert outgoing.content == "(The command returned nothing to show.)"

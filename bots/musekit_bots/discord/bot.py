@@ -127,7 +127,9 @@ class MuseBot(discord.AutoShardedClient):
 
     def _add_commands(self) -> None:
         host = self.service.runner.host
-        names = sorted(host.commands)
+        names = sorted(set(host.commands) - {HISTORY_COMMAND})
+        if HISTORY_COMMAND in host.commands:
+            logger.warning("a plugin's '%s' command is hidden by the bot's own", HISTORY_COMMAND)
         if len(names) >= MAX_COMMANDS:
             logger.warning(
                 "Discord allows %d commands; %d are installed, the last %d are left out",

@@ -8,6 +8,7 @@ files, at most 10 a message. The last message carries the buttons.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import discord
@@ -26,6 +27,9 @@ MAX_EMBED_FIELDS = 25
 MAX_FIELD_NAME = 256
 MAX_FIELD_VALUE = 1024
 MAX_FOOTER = 2048
+
+#: What a result with nothing to show says.
+EMPTY = "(The command returned nothing to show.)"
 
 #: What a deferred response shows until the first progress edit.
 THINKING = "musekit is thinking…"
@@ -46,8 +50,6 @@ class Outgoing:
 
 def to_file(attachment: Attachment) -> discord.File:
     """A result's attachment as a Discord file."""
-    import io
-
     return discord.File(
         io.BytesIO(attachment.data),
         filename=attachment.filename,
@@ -155,8 +157,8 @@ def _clip(text: str, limit: int) -> str:
 
 def _messages(body: str, embed: discord.Embed | None, files: list[Attachment]) -> list[Outgoing]:
     messages = [Outgoing(content=chunk) for chunk in split_text(body, MAX_CONTENT)]
-    if not messages:
-        messages.append(Outgoing())
+    if not messages:  # Discord refuses an empty message
+        messages.append(Outgoing(content="" if embed or files else EMPTY))
     last = messages[-1]
     if embed is not None:
         last.embeds.append(embed)
