@@ -76,7 +76,8 @@ def test_a_v3_card_from_the_spec_imports_and_writes_back_unchanged() -> None:
     assert card.data.name == "Marguerite Oyelaran"
     assert card.data.nickname == "Margo"
     assert card.data.group_only_greetings == ["*{{char}} counts the visitors twice.*"]
-    assert card.data.assets is not None and card.data.assets[0]["uri"] == "ccdefault:"
+    assert card.data.assets is not None
+    assert card.data.assets[0]["uri"] == "ccdefault:"
     assert card.data.creation_date == 1_700_000_000
     assert card.to_v3() == document  # every key, unknown ones included
 

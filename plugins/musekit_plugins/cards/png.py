@@ -51,7 +51,8 @@ def chunks(raw: bytes) -> Iterator[Chunk]:
         if end + 4 > len(raw):
             raise CardError(
                 f"The PNG is cut short inside chunk {number} ({_name(kind)}): it claims "
-                f"{length} bytes of data (and a checksum), and the file ends {len(raw) - start} bytes in."
+                f"{length} bytes of data (and a checksum), and the file ends "
+                f"{len(raw) - start} bytes in."
             )
         data = raw[start:end]
         (crc,) = struct.unpack_from(">I", raw, end)
