@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Invoke
 
 from musekit.settings import load_settings
+from musekit.testing import FakeEngine
 from musekit_bots.discord.settings import load_discord_settings
-from musekit_bots.discord.testing import APPLICATION_ID, FakeDiscord
+from musekit_bots.discord.testing import (
+    APPLICATION_ID,
+    GUILD_ID,
+    FakeDiscord,
+    FakeGateway,
+    slash_payload,
+)
 
 TOKEN = "discord-bot-token-9c2e"
 
@@ -108,3 +119,55 @@ async def test_shard_settings_give_this_process_its_shards(tmp_path: Path) -> No
     async with await open_store(f"sqlite+aiosqlite:///{tmp_path / 's.db'}") as store:
         bot = MuseBot(CommandService(Runner(PluginHost(), FakeEngine()), store), settings)
         assert (bot.shard_count, bot.shard_ids) == (4, [2, 3])
+
+
+def test_the_bot_runs_on_the_gateway_and_stops_cleanly_on_sigterm(
+    cli: Invoke, cli_engine: FakeEngine, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = FakeGateway()
+    gateway.start()
+    fake.gateway_url = gateway.url
+    monkeypatch.setenv("MUSEKIT_DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("MUSEKIT_DISCORD_API_BASE_URL", fake.url)
+    monkeypatch.setenv("MUSEKIT_DISCORD_DEV_GUILD_IDS", f"[{GUILD_ID}]")
+    payload = slash_payload("write", {"prompt": "first snow"})
+    returned = threading.Event()  # once the bot is gone, its signal handlers are too
+    answered = threading.Event()
+
+    def drive() -> None:
+        """Send a slash command once the bot has identified, then SIGTERM once it answered."""
+        try:
+            _until(lambda: bool(gateway.identifies))
+            gateway.dispatch("INTERACTION_CREATE", payload)
+            _until(lambda: any(c.custom_ids for c in fake.find("PATCH", payload["token"])))
+            answered.set()
+        finally:
+            if gateway.identifies and not returned.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    try:
+        result = cli("bot", "discord")
+    finally:
+        returned.set()
+        driver.join(timeout=30)
+        gateway.stop()
+
+    assert result.exit_code == 0, result.output
+    assert answered.is_set()
+    (identify,) = gateway.identifies
+    assert identify["token"] == TOKEN
+    assert identify["intents"] & (1 << 15)  # MESSAGE_CONTENT: thread replies refine results
+    assert fake.find("PUT", f"/guilds/{GUILD_ID}/commands")  # dev guild synced at start
+    assert not [c for c in fake.calls if c.method == "PUT" and "/guilds/" not in c.path]
+    final = [c for c in fake.find("PATCH", payload["token"]) if c.custom_ids][-1]
+    assert "A fake reply from the engine." in final.content
+
+
+def _until(condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+import aiohttp
+import aiohttp.web
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -80,6 +82,7 @@ class FakeDiscord:
     dead_tokens: set[str] = field(default_factory=set)
     forbidden_channels: set[int] = field(default_factory=set)
     refuse_login: bool = False
+    gateway_url: str | None = None
     clock: Callable[[], float] = time.monotonic
     _messages: dict[str, int] = field(default_factory=dict)  # token -> original response id
     _threads: set[int] = field(default_factory=set)
@@ -215,6 +218,9 @@ class FakeDiscord:
                 return 200, _user(BOT_USER_ID, "musekit", bot=True)
             case "GET", ["oauth2", "applications", "@me"]:
                 return 200, _application()
+            case "GET", ["gateway", "bot"] if self.gateway_url is not None:
+                limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+                return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
             case "PUT", ["applications", _, "commands"] | [
                 "applications",
                 _,
@@ -282,6 +288,109 @@ class FakeDiscord:
             }
         self._threads.add(message_id)
         return 201, thread(message_id, channel_id, str(body.get("name", "thread")))
+
+
+class FakeGateway:
+    """Discord's gateway on loopback (an aiohttp websocket server in a background thread).
+
+    It says HELLO, answers IDENTIFY with READY (recording the IDENTIFY) and heartbeats
+    with ACKs, and sends the dispatches a test gives :meth:`dispatch`, as plain text
+    frames. Give its :attr:`url` to :class:`FakeDiscord` (``gateway_url``), which hands
+    it out at ``GET /gateway/bot`` as Discord does.
+    """
+
+    def __init__(self) -> None:
+        self.identifies: list[dict[str, Any]] = []
+        self._sockets: list[aiohttp.web.WebSocketResponse] = []
+        self._sequence = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: aiohttp.web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+
+    @property
+    def url(self) -> str:
+        """The websocket URL."""
+        return f"ws://127.0.0.1:{self._port}/"
+
+    def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send an op 0 dispatch (``INTERACTION_CREATE``...) to every connected client."""
+        if self._loop is None:
+            raise RuntimeError("the fake gateway is not running")
+        asyncio.run_coroutine_threadsafe(self._send_all(event, data), self._loop).result(5)
+
+    def start(self) -> None:
+        """Start serving in a background thread; returns once the port is open."""
+        started = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = aiohttp.web.Application()
+            app.router.add_get("/", self._session)
+            self._runner = aiohttp.web.AppRunner(app)
+            loop.run_until_complete(self._runner.setup())
+            site = aiohttp.web.TCPSite(self._runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self._port = self._runner.addresses[0][1]
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-discord-gateway", daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("The fake Discord gateway did not start.")
+
+    def stop(self) -> None:
+        """Close the connections, stop serving and wait for the thread to end."""
+        if self._loop is not None and self._thread is not None:
+            asyncio.run_coroutine_threadsafe(self._close_all(), self._loop).result(5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop = self._thread = None
+
+    async def _session(self, request: aiohttp.web.Request) -> aiohttp.web.WebSocketResponse:
+        socket = aiohttp.web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
+        async for frame in socket:
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                continue
+            payload = json.loads(frame.data)
+            if payload["op"] == 2:
+                self.identifies.append(payload["d"])
+                await self._send(socket, "READY", self._ready(payload["d"]))
+            elif payload["op"] == 1:
+                await socket.send_str(json.dumps({"op": 11}))
+        self._sockets.remove(socket)
+        return socket
+
+    def _ready(self, identify: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": _user(BOT_USER_ID, "musekit", bot=True),
+            "guilds": [],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.url,
+            "application": {"id": str(APPLICATION_ID), "flags": 0},
+            "shard": identify.get("shard", [0, 1]),
+        }
+
+    async def _send(self, socket: aiohttp.web.WebSocketResponse, event: str, data: Any) -> None:
+        self._sequence += 1
+        frame = {"op": 0, "t": event, "s": self._sequence, "d": data}
+        await socket.send_str(json.dumps(frame))
+
+    async def _send_all(self, event: str, data: dict[str, Any]) -> None:
+        for socket in list(self._sockets):
+            await self._send(socket, event, data)
+
+    async def _close_all(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
 
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
