@@ -17,7 +17,8 @@ from music21 import midi
 
 from musekit.context import Turn
 from musekit.craft.chords import Key
-from musekit.errors import InvalidParameters, MusekitError, UsageError
+from musekit.engine.types import ChatRequest
+from musekit.errors import EngineUnavailable, InvalidParameters, MusekitError, UsageError
 from musekit.testing import FakeEngine, assert_conforms, make_kit
 from musekit_plugins import melody
 from musekit_plugins.melody import (
@@ -217,6 +218,26 @@ def test_failures_are_revised_with_problems_quoted_then_mended_and_exported() ->
     for variation in result.variations:
         text = variation.sections[0].body
         assert variation.data["melody_report"] == D_MAJOR.check(text).to_json()
+
+
+def test_when_the_model_fails_during_repairs_code_still_mends_the_drafts() -> None:
+    engine = FakeEngine()
+    drafts = [NOT_ABC, OUT_OF_KEY, TOO_FEW, CHORDS]
+
+    def draft(request: ChatRequest, index: int) -> str:
+        if index == 0:  # the repair requests that follow the drafts fail
+            engine.fail_next(EngineUnavailable("The model server could not be reached."), 2)
+        return drafts[index]
+
+    engine.default = draft
+    result = make_kit(melody, engine=engine).invoke("melody", LYRIC, key="D").result
+    assert len(engine.requests) == 3  # the drafts, then two repairs that failed
+    assert passed(result.data["melody_report"]) is True
+    # OUT_OF_KEY and TOO_FEW both pass once mended; TOO_FEW's has more distinct pitches.
+    assert tune_body(result.text) == "D E F G | A4 B c d |]"
+    assert result.data["mended"] == ["3 notes added at the end to give every syllable a note"]
+    assert tune_body(result.variations[0].sections[0].body) == "D E E G | A2 F E | D4 |]"
+    assert result.warnings == []
 
 
 def test_single_shot_returns_the_draft_as_written_with_its_problems() -> None:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from musekit.context import Turn
 from musekit.engine.types import ChatRequest
-from musekit.errors import InvalidParameters
+from musekit.errors import EngineUnavailable, InvalidParameters
 from musekit.testing import FakeEngine, assert_conforms, make_kit
 from musekit_plugins import palette
 from musekit_plugins.palette import (
@@ -238,6 +238,24 @@ def test_failures_are_revised_with_problems_quoted_then_mended_and_exported() ->
     assert sheet.startswith("/* Night Reading */\n:root {\n")
     for role, colour in best.colours:
         assert f"  --color-{role}: {colour};\n" in sheet
+
+
+def test_when_the_model_fails_during_repairs_code_still_mends_the_drafts() -> None:
+    engine = FakeEngine()
+    drafts = ["{", answer(FAINT), "{", "{"]
+
+    def draft(request: ChatRequest, index: int) -> str:
+        if index == 0:  # the repair requests that follow the drafts fail
+            engine.fail_next(EngineUnavailable("The model server could not be reached."), 2)
+        return drafts[index]
+
+    engine.default = draft
+    result = make_kit(palette, engine=engine).invoke("palette", "night reading").result
+    assert len(engine.requests) == 3  # the drafts, then repairs of FAINT and "{" that failed
+    assert passed(result.data["palette_report"]) is True
+    assert result.text == FIVE.mend(FAINT.text())[0]
+    assert result.data["mended"] == FIVE.mend(FAINT.text())[1]
+    assert result.warnings == []
 
 
 def test_single_shot_returns_the_palette_as_written_with_its_problems() -> None:

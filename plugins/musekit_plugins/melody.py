@@ -292,6 +292,8 @@ async def run_melody(ctx: Context, params: MelodyParams) -> Result:
         clean=frame.clean,
         quality=melodic_variety,
     )
+    if settings.repair_rounds:  # a budget may have ended the repairs before code mended
+        refined = mending.finish(refined, frame.check, melodic_variety)
     result = melody_result(frame, refined, mending)
     if source is not None:
         result.warnings.insert(0, source)

@@ -43,7 +43,7 @@ MUSEKIT_API = (1,)
 TOKENS_NAME = 24
 TOKENS_PER_COLOUR = 14
 
-LIMITS = Limits(max_output_tokens=160, max_samples=6, max_seconds=90)
+LIMITS = Limits(max_output_tokens=160, max_samples=6, max_seconds=120)
 
 #: Repairs stop this far into the command's time limit, so the best draft is returned in time.
 TIME_SHARE = 0.75
@@ -188,6 +188,10 @@ async def run_palette(ctx: Context, params: PaletteParams) -> Result:
         json_schema=response_schema(params.colours),
     )
     mending = Mending(clean=brief.clean, usable=brief.usable, mend=brief.mend)
+
+    def quality(text: str) -> float:
+        return _spread(brief.check(text))
+
     refined = await refine(
         ctx,
         request,
@@ -200,8 +204,10 @@ async def run_palette(ctx: Context, params: PaletteParams) -> Result:
         token_budget=2 * settings.candidates * request.sampling.max_tokens,
         time_budget=ctx.spec.limits.max_seconds * TIME_SHARE,
         clean=brief.clean,
-        quality=lambda text: _spread(brief.check(text)),
+        quality=quality,
     )
+    if settings.repair_rounds:  # a budget may have ended the repairs before code mended
+        refined = mending.finish(refined, brief.check, quality)
     return palette_result(params, brief, refined, mending)
 
 
