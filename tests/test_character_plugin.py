@@ -14,7 +14,7 @@ from conftest import Invoke, Script
 from PIL import Image, PngImagePlugin
 
 from musekit import InvalidParameters, Invocation, Runner, Turn
-from musekit.testing import FakeEngine, make_kit
+from musekit.testing import FakeEngine, check_conformance, make_kit
 from musekit_plugins import character
 from musekit_plugins.cards import read_card
 from musekit_plugins.cards.png import chunks
@@ -84,9 +84,11 @@ def test_an_invalid_reply_is_sent_back_with_its_problems_and_the_repair_is_used(
     assert len(done.requests) == 2
     repair = done.requests[1]
     assert repair.json_schema == done.request.json_schema
-    assert repair.messages[-2].content == reply(description="Bakes.", tags=None)
+    assert repair.messages[:-1] == done.request.messages[:-1]  # the same fixed prefix
     assert repair.messages[-1].content == (
-        "That reply has problems:\n"
+        f"{done.request.messages[-1].content}\n\n"
+        f"This reply has problems:\n{reply(description='Bakes.', tags=None)}\n\n"
+        "Problems:\n"
         "- description: String should have at least 20 characters\n"
         "- tags: Field required\n"
         "Write the whole JSON object again with them fixed."
@@ -302,3 +304,35 @@ def test_on_the_embedded_model_the_card_holds_the_character(
     assert card.data.tags == sheet["tags"]
     assert result["data"]["schema_report"]["passed"] is True
     assert result["metrics"]["engine"] == "embedded"
+
+
+def test_evolving_only_some_fields_keeps_a_long_card_s_other_fields_exactly() -> None:
+    document = json.loads(v2_fixture())
+    long_text = "A very long description. " * 40
+    document["data"]["description"] = long_text
+    engine = FakeEngine(
+        [json.dumps({"name": "Seraph Quill", "personality": "Tired, still rhyming."})]
+    )
+    done = run(engine, "make him tired", card=json.dumps(document), fields=["personality"])
+    assert done.request.json_schema == sheet_schema(("personality",), name="Seraph Quill")
+    card = read_card(done.result.attachments[1].data)
+    assert card.data.personality == "Tired, still rhyming."
+    assert card.data.description == long_text
+    assert done.result.warnings == []
+
+
+def test_rewriting_a_field_longer_than_the_sheet_allows_says_so() -> None:
+    document = json.loads(v2_fixture())
+    document["data"]["description"] = "A very long description. " * 40
+    engine = FakeEngine([evolved_reply(description="Shorter now, and older.")])
+    done = run(engine, "make him older", card=json.dumps(document))
+    assert done.result.warnings == [
+        "The card's description held more than this command writes, so the rewritten text "
+        "is shorter; pass --fields with only the fields to change to keep the others exactly "
+        "as they were."
+    ]
+
+
+def test_the_command_conforms() -> None:
+    kit = make_kit(character)
+    assert check_conformance(kit, "character", reply=reply()) == []

@@ -190,6 +190,7 @@ async def run_character(ctx: Context, params: CharacterParams) -> Result:
     settings = ctx.settings if isinstance(ctx.settings, CharacterSettings) else CharacterSettings()
     base = find_base(ctx, params)
     brief = Brief(params.concept, params.setting, params.role, params.tone)
+    shortened: list[str] = []
     if base is None:
         fields = tuple(params.fields or DEFAULT_FIELDS)
         rules = SheetRules(fields, name=params.name, copied=EXAMPLE_SHEET)
@@ -199,6 +200,7 @@ async def run_character(ctx: Context, params: CharacterParams) -> Result:
         fields = tuple(params.fields or [f for f in SHEET_FIELDS if f in current] or DEFAULT_FIELDS)
         rules = SheetRules(fields, name=params.name or base.card.data.name)
         messages = evolve_messages(current, params.concept, brief, fields)
+        shortened = [f for f in fields if f != "tags" and len(current.get(f, "")) > LENGTHS[f][1]]
     request = ChatRequest(
         messages=messages,
         sampling=Sampling(
@@ -228,7 +230,14 @@ async def run_character(ctx: Context, params: CharacterParams) -> Result:
         sheet, changes = fixed.sheet, fixed.changes
     outcome = Outcome(best.report, refined.repair_rounds, changes)
     card = build_card(sheet, base, params.concept)
-    return character_result(card, written=fields, outcome=outcome, base=base)
+    result = character_result(card, written=fields, outcome=outcome, base=base)
+    if shortened:
+        result.warnings.append(
+            f"The card's {', '.join(shortened)} held more than this command writes, so the "
+            "rewritten text is shorter; pass --fields with only the fields to change to keep "
+            "the others exactly as they were."
+        )
+    return result
 
 
 @hookimpl

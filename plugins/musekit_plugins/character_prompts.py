@@ -109,15 +109,16 @@ def evolve_messages(
 def repair_messages(
     messages: Sequence[Message], reply: str, report: SheetReport
 ) -> tuple[Message, ...]:
-    """The same conversation, the flawed reply, and its problems to fix."""
+    """The same fixed prefix, then one message: the request, the flawed reply and its
+    problems to fix (the user's text stays in the last message)."""
     problems = "\n".join(f"- {problem}" for problem in report.problems)
+    *prefix, request = messages
     return (
-        *messages,
-        Message(role="assistant", content=reply),
+        *prefix,
         Message(
             role="user",
-            content=f"That reply has problems:\n{problems}\nWrite the whole JSON object again "
-            "with them fixed.",
+            content=f"{request.content}\n\nThis reply has problems:\n{reply}\n\nProblems:\n"
+            f"{problems}\nWrite the whole JSON object again with them fixed.",
         ),
     )
 

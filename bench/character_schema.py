@@ -1,0 +1,165 @@
+"""Schema-valid characters on the embedded model: the ``character`` command against one
+unconstrained single-shot prompt.
+
+For each of 20 concepts, interleaved and with the same seed:
+
+* baseline: the command's own first request (system prompt, worked example, the
+  concept), sent once without the JSON schema and without repairs, its reply checked
+  by the command's own check (:func:`musekit_plugins.character_sheet.check_sheet`);
+* pipeline: the ``character`` command through the real Runner (schema-constrained
+  reply, re-asked with the problems quoted, fixed by rule if still invalid). Its
+  result counts as valid when the character in ``result.data`` passes the same check
+  again and the PNG card attached reads back to the same card.
+
+Printed: valid results (baseline, the pipeline's first constrained reply, the model's
+own reply after repairs, the delivered result), the ratio of delivered to baseline,
+and seconds and completion tokens per character. Target: 100% of delivered results
+valid.
+
+Run: ``python bench/character_schema.py`` (20 concepts); ``--concepts 3`` for a
+subset; ``--threads N`` for the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+from musekit import ChatRequest, Invocation, Runner
+from musekit.engine.embedded import EmbeddedEngine
+from musekit.engine.models import default_model_path
+from musekit.plugins import PluginHost, PluginSelection
+from musekit_plugins.cards import read_card
+from musekit_plugins.character import CharacterSettings, max_tokens
+from musekit_plugins.character_prompts import EXAMPLE_SHEET, new_messages
+from musekit_plugins.character_sheet import DEFAULT_FIELDS, Brief, SheetRules, check_sheet
+
+CONCEPTS = (
+    "a lighthouse keeper who collects lost letters",
+    "a disgraced court alchemist",
+    "a retired stunt driver who runs a bakery",
+    "a teenage hacker who only works at night",
+    "a botanist stranded on a generation ship",
+    "a border guard who lets smugglers pass for stories",
+    "a cartographer of places that no longer exist",
+    "a jazz pianist haunted by a melody",
+    "a dragon who is afraid of heights",
+    "a detective who can smell lies",
+    "a nun who forges paintings",
+    "a circus strongman with a fragile heart",
+    "a weather witch in a drought-struck town",
+    "an android learning to cook",
+    "a ferryman on a river between two wars",
+    "a librarian who guards a forbidden book",
+    "a beekeeper who talks to the hive",
+    "a mercenary saving up for a farm",
+    "a ghost who runs a night-time radio show",
+    "a grandmother who was once a spy",
+)
+
+SETTINGS = CharacterSettings()
+
+
+@dataclass
+class Tally:
+    valid: int = 0
+    seconds: float = 0.0
+    tokens: int = 0
+
+
+def character_host() -> PluginHost:
+    host = PluginHost(PluginSelection(enabled=frozenset({"character"})))
+    host.load_entry_points()
+    if "character" not in host.commands:
+        raise SystemExit("the built-in 'character' command is not installed (pip install -e .)")
+    return host
+
+
+async def baseline(engine: EmbeddedEngine, concept: str, seed: int, tally: Tally) -> bool:
+    """One unconstrained single-shot prompt: the command's own first request, no schema."""
+    request = ChatRequest(
+        messages=new_messages(Brief(concept), DEFAULT_FIELDS, None),
+    ).with_sampling(
+        temperature=SETTINGS.temperature,
+        min_p=SETTINGS.min_p,
+        max_tokens=max_tokens(DEFAULT_FIELDS),
+        seed=seed,
+    )
+    started = time.perf_counter()
+    completion = await engine.complete(request)
+    tally.seconds += time.perf_counter() - started
+    tally.tokens += completion.usage.completion_tokens
+    rules = SheetRules(DEFAULT_FIELDS, copied=EXAMPLE_SHEET)
+    valid = check_sheet(completion.text.strip(), rules).passed
+    tally.valid += valid
+    return valid
+
+
+async def pipeline(
+    runner: Runner, concept: str, seed: int, tally: Tally, first: Tally, model: Tally
+) -> bool:
+    """The ``character`` command; valid when its character passes the check again and its
+    PNG card holds the same card as its data."""
+    invocation = Invocation(command="character", params={"concept": concept, "seed": seed})
+    result = await runner.run(invocation)
+    tally.seconds += result.metrics.seconds
+    tally.tokens += result.metrics.completion_tokens
+    report = result.data["schema_report"]
+    assert isinstance(report, dict)
+    model.valid += bool(report["model_passed"])
+    first.valid += bool(report["model_passed"]) and report["repair_rounds"] == 0
+    rules = SheetRules(DEFAULT_FIELDS, copied=EXAMPLE_SHEET)
+    sheet_ok = check_sheet(json.dumps(result.data["character"]), rules).passed
+    card_ok = read_card(result.attachments[0].data).to_v3() == result.data["card"]
+    tally.valid += sheet_ok and card_ok
+    return sheet_ok and card_ok
+
+
+def share(tally: Tally, count: int) -> str:
+    return f"{tally.valid}/{count} ({tally.valid / count:.0%})"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concepts", type=int, default=len(CONCEPTS), help="How many concepts.")
+    parser.add_argument("--threads", type=int, default=None, help="Engine threads.")
+    args = parser.parse_args()
+    concepts = CONCEPTS[: args.concepts]
+    engine = EmbeddedEngine(default_model_path(), threads=args.threads)
+    await engine.load()
+    runner = Runner(character_host(), engine)
+    base, delivered, first, model = Tally(), Tally(), Tally(), Tally()
+    print(f"{len(concepts)} concepts on {engine.model}")
+    try:
+        for seed, concept in enumerate(concepts):
+            plain = await baseline(engine, concept, seed, base)
+            made = await pipeline(runner, concept, seed, delivered, first, model)
+            print(
+                f"  {concept[:50]:<50} baseline {'valid' if plain else 'invalid':<8} "
+                f"pipeline {'valid' if made else 'INVALID'}"
+            )
+    finally:
+        await engine.aclose()
+    count = len(concepts)
+    print()
+    print(f"baseline (one unconstrained prompt)   valid {share(base, count)}")
+    print(f"pipeline, first constrained reply     valid {share(first, count)}")
+    print(f"pipeline, model's reply after repairs valid {share(model, count)}")
+    print(f"pipeline, delivered result            valid {share(delivered, count)}  (target 100%)")
+    ratio = f"{delivered.valid / base.valid:.2f}" if base.valid else "inf (baseline 0)"
+    print(f"ratio delivered/baseline valid: {ratio}")
+    print(
+        f"seconds per character: pipeline {delivered.seconds / count:.1f}, "
+        f"baseline {base.seconds / count:.1f} (ratio {delivered.seconds / base.seconds:.2f})"
+    )
+    print(
+        f"completion tokens per character: pipeline {delivered.tokens / count:.0f}, "
+        f"baseline {base.tokens / count:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
