@@ -203,9 +203,12 @@ class MuseBot(discord.AutoShardedClient):
     ) -> None:
         """A slash command: defer first, then run it through the service and show the outcome."""
         response_id = await _defer(interaction)
-        in_thread = isinstance(interaction.channel, discord.Thread)
-        if in_thread:
-            conversation: str | None = thread_key(interaction.channel_id or 0)
+        # A command in a thread joins the thread's conversation; elsewhere it starts one, keyed
+        # by its response message, which is the id of a thread opened on that message.
+        channel = interaction.channel
+        in_thread = isinstance(channel, discord.Thread)
+        if isinstance(channel, discord.Thread):
+            conversation: str | None = thread_key(channel.id)
         else:
             conversation = thread_key(response_id) if response_id else None
         invocation = Invocation(
@@ -343,6 +346,8 @@ class MuseBot(discord.AutoShardedClient):
         """A message in a result's thread refines the result with the thread's history."""
         if message.author.bot or not message.content.strip():
             return
+        if not isinstance(message.channel, discord.Thread | discord.PartialMessageable):
+            return  # only threads hold conversations (an uncached one is a PartialMessageable)
         conversation = thread_key(message.channel.id)
         try:
             records = await self.service.store.conversation(conversation, limit=HISTORY_TURNS)
