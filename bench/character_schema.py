@@ -28,7 +28,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from musekit import ChatRequest, Invocation, Runner
+from musekit import ChatRequest, Invocation, MusekitError, Runner
 from musekit.engine.embedded import EmbeddedEngine
 from musekit.engine.models import default_model_path
 from musekit.plugins import PluginHost, PluginSelection
@@ -104,7 +104,13 @@ async def pipeline(
     """The ``character`` command; valid when its character passes the check again and its
     PNG card holds the same card as its data."""
     invocation = Invocation(command="character", params={"concept": concept, "seed": seed})
-    result = await runner.run(invocation)
+    started = time.perf_counter()
+    try:
+        result = await runner.run(invocation)
+    except MusekitError as exc:  # a timeout on a loaded machine, say: no result delivered
+        tally.seconds += time.perf_counter() - started
+        print(f"  {concept[:50]}: {exc.message}")
+        return False
     tally.seconds += result.metrics.seconds
     tally.tokens += result.metrics.completion_tokens
     report = result.data["schema_report"]

@@ -336,3 +336,31 @@ def test_rewriting_a_field_longer_than_the_sheet_allows_says_so() -> None:
 def test_the_command_conforms() -> None:
     kit = make_kit(character)
     assert check_conformance(kit, "character", reply=reply()) == []
+
+
+async def test_a_thread_begun_from_a_card_keeps_that_card_s_other_fields() -> None:
+    original = json.loads(v2_fixture())
+    earlier = evolved_reply(description="An old courier-poet who still delivers in verse.")
+    later = evolved_reply(description="A very old courier-poet, retired to a houseboat.")
+    engine = FakeEngine([later])
+    kit = make_kit(character, engine=engine)
+    first_turn = json.loads(earlier)
+    history = (
+        Turn(
+            command="character",
+            params={"concept": "make him older", "card": v2_fixture()},
+            text=sheet_text(first_turn),
+        ),
+    )
+    params = {"concept": "older still", "card": v2_fixture()}
+    result = await Runner(kit.host, engine).run(
+        Invocation(command="character", params=params), history=history
+    )
+    # The model sees the previous turn's character, not the card's first version.
+    assert json.dumps(first_turn["description"]) in engine.requests[0].messages[-1].content
+    v2 = json.loads(result.attachments[2].data)
+    assert v2["data"]["description"] == "A very old courier-poet, retired to a houseboat."
+    assert v2["data"]["character_book"] == original["data"]["character_book"]
+    assert v2["data"]["x_future_field"] == original["data"]["x_future_field"]
+    assert v2["x_exporter"] == original["x_exporter"]
+    assert result.data["evolved_from"] == "conversation"
