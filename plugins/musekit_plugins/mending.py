@@ -47,15 +47,21 @@ class Mending:
         return list(self.changes.get(text, ()))
 
     def finish(
-        self, refined: Refined[R], check: Callable[[str], R], quality: Callable[[str], float]
+        self,
+        refined: Refined[R],
+        check: Callable[[str], R],
+        quality: Callable[[str], float],
+        most: int = 2,
     ) -> Refined[R]:
-        """``refined`` with, when no draft passed, each failing draft mended by code too
-        (checked, and ranked with the rest); as it is otherwise."""
+        """``refined`` with, when no draft passed, the ``most`` best drafts that code can
+        mend mended too (checked, and ranked with the rest); as it is otherwise."""
         if refined.best.report.passed:
             return refined
         known = {candidate.text for candidate in refined.ranked}
         mended: list[Candidate[R]] = []
         for candidate in refined.ranked:
+            if len(mended) == most:
+                break
             text = self.clean(candidate.text)
             if not self.usable(text):
                 continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from coloraide import Color
 
@@ -31,21 +32,25 @@ def is_hex(value: str) -> bool:
     return bool(HEX.fullmatch(value))
 
 
+@lru_cache(maxsize=8192)
 def contrast(one: str, other: str) -> float:
     """The WCAG 2.1 contrast ratio of two ``#RRGGBB`` colours (1 to 21)."""
     return float(Color(one).contrast(Color(other), method="wcag21"))
 
 
+@lru_cache(maxsize=8192)
 def difference(one: str, other: str) -> float:
     """The CIEDE2000 colour difference of two ``#RRGGBB`` colours."""
     return float(Color(one).delta_e(Color(other), method="2000"))
 
 
+@lru_cache(maxsize=8192)
 def lightness(colour: str) -> float:
     """The colour's OKLCH lightness, 0 (black) to 1 (white)."""
     return float(Color(colour).convert("oklch")["lightness"])
 
 
+@lru_cache(maxsize=8192)
 def with_lightness(colour: str, value: float) -> str:
     """``colour`` at OKLCH lightness ``value`` (hue and chroma kept, fitted to sRGB)."""
     moved = Color(colour).convert("oklch")
