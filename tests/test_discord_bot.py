@@ -561,3 +561,16 @@ async def test_a_command_inside_a_thread_joins_its_conversation(rig: Rig) -> Non
     assert "mk:thread:" not in " ".join(edits(calls)[-1].custom_ids)  # already in the thread
     # Rules see the channel the thread is in (by id here: this guild is not in the cache).
     assert turns[-1].channel == str(CHANNEL_ID)
+
+
+async def test_a_cooldown_refuses_the_next_command_privately(
+    fake: FakeDiscord, store: Store
+) -> None:
+    async with started(fake, store, limits={"user_cooldown": 60}) as rig:
+        await rig.run(slash_payload("echo", {"text": "winter"}, user_id=3))
+        calls = await rig.run(slash_payload("echo", {"text": "spring"}, user_id=3))
+
+    notice = calls[-1]
+    assert notice.body["flags"] & 64
+    assert notice.content == "You can run another command in 1 min."
+    assert len(rig.engine.requests) == 1
