@@ -211,7 +211,10 @@ async def running_bot(
             **settings,
         )
         bot = SlackBot(service, slack_settings, web_client(slack_settings))
-        async with serve_loopback(http_app(build_app(bot))) as url, httpx.AsyncClient() as http:
+        async with (
+            serve_loopback(http_app(bot, build_app(bot))) as url,
+            httpx.AsyncClient() as http,
+        ):
             harness = Harness(slack, bot, engine, store, url, http)
             try:
                 yield harness

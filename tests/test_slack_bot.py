@@ -95,30 +95,38 @@ async def test_the_workspace_update_budget_holds_progress_back_but_never_the_res
     assert len(updates) - len(finals) <= 5  # the budget's burst; then no progress edits
 
 
-async def test_help_is_answered_in_the_ack_and_runs_nothing(tmp_path: Path) -> None:
+async def test_help_is_answered_privately_and_runs_nothing(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
         response = await bot.command("help")
-        umbrella = await bot.command("verse help", command="/muse")
-        overview = await bot.command("", command="/muse")
+        await bot.settle()
+        await bot.command("verse help", command="/muse")
+        await bot.settle()
+        await bot.command("", command="/muse")
         await bot.settle()
     assert response.status_code == 200
-    assert response.text.startswith("/verse: Write verse.")
-    assert "• `mood=` The mood. One of: calm, dark. Default: calm." in response.text
-    assert umbrella.text.startswith("/muse verse: Write verse.")
-    assert "• `ideas`: Ideas." in overview.text
+    assert response.text == ""
+    own, umbrella, overview = bot.private_notes()
+    assert own.startswith("/verse: Write verse.")
+    assert "• `mood=` The mood. One of: calm, dark. Default: calm." in own
+    assert umbrella.startswith("/muse verse: Write verse.")
+    assert "• `ideas`: Ideas." in overview
     assert bot.engine.requests == []
     assert bot.slack.called("chat.postMessage") == []
 
 
-async def test_a_bad_option_is_named_in_the_ack_and_nothing_runs(tmp_path: Path) -> None:
+async def test_a_bad_option_is_named_privately_and_nothing_runs(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
-        unknown = await bot.command("snow colour=red")
-        invalid = await bot.command("snow lines=99")
-        missing = await bot.command("colour", command="/nope")
-        await bot.settle()
-    assert unknown.text == "/verse: unknown option 'colour'. Options: mood, lines."
-    assert "lines=: Input should be less than or equal to 40" in invalid.text
-    assert missing.status_code == 404  # a slash command the app does not register
+        for text, command in (
+            ("snow colour=red", "/verse"),
+            ("snow lines=99", "/verse"),
+            ("colour", "/nope"),
+        ):
+            assert (await bot.command(text, command=command)).status_code == 200
+            await bot.settle()
+    unknown, invalid, missing = bot.private_notes()
+    assert unknown == "/verse: unknown option 'colour'. Options: mood, lines."
+    assert "lines=: Input should be less than or equal to 40" in invalid
+    assert missing == "/nope is not a musekit command; /muse lists them."
     assert bot.engine.requests == []
     assert await bot.store.history() == []
 
@@ -130,7 +138,8 @@ async def test_the_umbrella_command_runs_any_command(tmp_path: Path) -> None:
         await bot.settle()
     [record] = await bot.store.history()
     assert (record.command, record.params) == ("verse", {"text": "low tide"})
-    assert per_command.status_code == 404  # /verse is not registered when turned off
+    assert per_command.status_code == 200
+    assert bot.private_notes() == ["Commands run through /muse here: /muse verse ..."]
 
 
 # Signatures --------------------------------------------------------------------------------------

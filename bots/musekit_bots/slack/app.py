@@ -16,13 +16,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from musekit.errors import InvalidParameters, MusekitError
+from musekit.errors import CommandNotFound, InvalidParameters, MusekitError
 from musekit.spec import CommandSpec
 from musekit_bots.common.actions import InvalidAction, decode
 from musekit_bots.common.args import ArgumentError, help_text, parse_args, wants_help
-from musekit_bots.slack.blocks import ACTION_PREFIX, escape
+from musekit_bots.slack.blocks import ACTION_PREFIX
 from musekit_bots.slack.bot import Destination, SlackBot
 from musekit_bots.slack.manifest import shortcut_id
 from musekit_bots.slack.modal import (
@@ -62,24 +64,16 @@ def build_app(bot: SlackBot) -> AsyncApp:
         client=bot.client,
         signing_secret=secret.get_secret_value() if secret is not None else None,
         request_verification_enabled=secret is not None,
-        process_before_response=False,
+        # Listeners ack, hand their work to a task of ours and return at once: Bolt answers
+        # when they return, with no polling for the ack (its other mode wakes every 10 ms
+        # per request in flight, which under a burst starves the event loop).
+        process_before_response=True,
         logger=logging.getLogger("musekit.bots.slack.bolt"),
     )
-    seen = SeenEvents()
-
-    @app.middleware
-    async def drop_retries(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
-        event_id = body.get("event_id")
-        if isinstance(event_id, str) and not seen.first_time(event_id):
-            return BoltResponse(status=200, body="")  # a retry of an event already handled
-        return await next()
-
-    commands = bot.service.runner.host.commands
-    names = [settings.umbrella_command]
-    if settings.command_per_slash:
-        names += [n for n in sorted(commands) if n != settings.umbrella_command]
-    for name in names:
-        app.command(f"/{name}")(_on_command(bot))
+    app.use(_DropRetries(SeenEvents()))
+    # One listener for every slash command (it answers names it does not know): Bolt tries
+    # listeners in turn, and one per command would cost every request a try per command.
+    app.command(re.compile(r"^/[a-z][a-z0-9_-]*$"))(_on_command(bot))
     app.shortcut(re.compile(r"^musekit_"))(_on_shortcut(bot))
     app.view(MODAL_CALLBACK)(_on_modal(bot))
     app.action(re.compile(f"^{ACTION_PREFIX}_"))(_on_button(bot))
@@ -90,53 +84,81 @@ def build_app(bot: SlackBot) -> AsyncApp:
 Listener = Callable[..., Awaitable[None]]
 
 
-def _on_command(bot: SlackBot) -> Listener:
-    umbrella = bot.settings.umbrella_command
+class _DropRetries(AsyncMiddleware):
+    """Answers an Events API retry of an event already handled with 200, doing nothing."""
 
+    def __init__(self, seen: SeenEvents) -> None:
+        self.seen = seen
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        event_id = req.body.get("event_id")
+        if isinstance(event_id, str) and not self.seen.first_time(event_id):
+            return BoltResponse(status=200, body="")
+        return await next()
+
+
+def _on_command(bot: SlackBot) -> Listener:
     async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-        name = str(command.get("command", "")).lstrip("/")
-        text = unescape(str(command.get("text", ""))).strip()
-        where = Destination(
-            team_id=str(command.get("team_id", "")),
-            channel_id=str(command.get("channel_id", "")),
-            user_id=str(command.get("user_id", "")),
-            response_url=command.get("response_url"),
-            user_name=str(command.get("user_name", "")),
-        )
-        invoked_as = f"/{name}"
-        if name == umbrella:
-            sub, _, text = text.partition(" ")
-            sub, text = sub.lower(), text.strip()
-            if not sub or wants_help(sub):
-                await ack(text=escape(_overview(bot, umbrella)))
-                return
-            if sub == "history":
-                await ack()
-                bot.spawn(bot.history(where, text.split()[0] if text else None))
-                return
-            name, invoked_as = sub, f"/{umbrella} {sub}"
-        try:
-            spec = bot.service.runner.host.command(name).spec
-        except MusekitError as exc:
-            await ack(text=escape(exc.message))
-            return
-        if wants_help(text):
-            await ack(text=escape(help_text(spec, invoked_as=invoked_as)))
-            return
-        trigger = command.get("trigger_id")
-        if not text and trigger and not _valid(spec, {}):
-            await ack()
-            bot.spawn(_open_modal(bot, spec, str(trigger), where.channel_id))
-            return
-        try:
-            params = parse_args(spec, text, invoked_as=invoked_as)
-        except ArgumentError as exc:
-            await ack(text=escape(exc.message))
-            return
-        await ack()
-        bot.spawn(bot.run(spec.name, params, where))
+        await ack()  # first, always; every answer goes through the response URL
+        bot.spawn(_answer(bot, command))
 
     return on_command
+
+
+async def _answer(bot: SlackBot, command: dict[str, Any]) -> None:
+    """A slash command after its ack: help, history, a modal, a usage error, or a run."""
+    umbrella = bot.settings.umbrella_command
+    name = str(command.get("command", "")).lstrip("/")
+    text = unescape(str(command.get("text", ""))).strip()
+    where = Destination(
+        team_id=str(command.get("team_id", "")),
+        channel_id=str(command.get("channel_id", "")),
+        user_id=str(command.get("user_id", "")),
+        response_url=command.get("response_url"),
+        user_name=str(command.get("user_name", "")),
+    )
+    invoked_as = f"/{name}"
+    if name == umbrella:
+        sub, _, text = text.partition(" ")
+        sub, text = sub.lower(), text.strip()
+        if not sub or wants_help(sub):
+            await bot.tell(where, _overview(bot, umbrella))
+            return
+        if sub == "history":
+            await bot.history(where, text.split()[0] if text else None)
+            return
+        name, invoked_as = sub, f"/{umbrella} {sub}"
+    elif not bot.settings.command_per_slash:
+        await bot.tell(where, f"Commands run through /{umbrella} here: /{umbrella} {name} ...")
+        return
+    try:
+        spec = bot.service.runner.host.command(name).spec
+    except CommandNotFound:
+        note = f"{invoked_as} is not a {bot.settings.app_name} command; /{umbrella} lists them."
+        await bot.tell(where, note)
+        return
+    except MusekitError as exc:
+        await bot.tell(where, exc.message)
+        return
+    if wants_help(text):
+        await bot.tell(where, help_text(spec, invoked_as=invoked_as))
+        return
+    trigger = command.get("trigger_id")
+    if not text and trigger and not _valid(spec, {}):
+        await _open_modal(bot, spec, str(trigger), where.channel_id)
+        return
+    try:
+        params = parse_args(spec, text, invoked_as=invoked_as)
+    except ArgumentError as exc:
+        await bot.tell(where, exc.message)
+        return
+    await bot.run(spec.name, params, where)
 
 
 def _on_shortcut(bot: SlackBot) -> Listener:

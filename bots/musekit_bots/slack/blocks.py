@@ -106,7 +106,7 @@ def _escaped_tail(text: str, room: int) -> str:
             tail = "…" + tail
         if len(tail) <= room:
             return tail
-        keep -= len(tail) - room
+        keep = min(keep - 1, keep * room // len(tail))  # as much shorter as it grew
     return ""
 
 

@@ -13,6 +13,7 @@ method and Slack's error code only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Coroutine
@@ -43,6 +44,9 @@ from musekit_bots.slack.settings import SlackSettings
 logger = logging.getLogger("musekit.bots.slack")
 
 PLATFORM = "slack"
+
+#: Seconds background work waits, at most, for the HTTP requests in flight to be answered.
+ACK_FIRST_WAIT = 0.5
 
 #: The block id of a result's vote buttons (blocks.py): the invocation whose ideas they are.
 _IDEAS_BLOCK = re.compile(r"musekit_ideas_([A-Za-z0-9_-]+)_[0-9]+")
@@ -86,6 +90,9 @@ class SlackBot:
         self.client = client
         self._budgets: dict[str, EditBudget] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._requests = 0
+        self._acked = asyncio.Event()
+        self._acked.set()
 
     # Background work -----------------------------------------------------------------------------
 
@@ -105,7 +112,22 @@ class SlackBot:
         """Runs and deliveries in progress."""
         return len(self._tasks)
 
+    def request_started(self) -> None:
+        """An HTTP request from Slack is being answered (see :meth:`spawn`)."""
+        self._requests += 1
+        self._acked.clear()
+
+    def request_finished(self) -> None:
+        """An HTTP request from Slack has been answered."""
+        self._requests -= 1
+        if self._requests == 0:
+            self._acked.set()
+
     async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        # Acks first: work waits (a little, at most) while requests are being answered, so a
+        # burst of commands is acked before their work competes for the event loop.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._acked.wait(), ACK_FIRST_WAIT)
         try:
             await work
         except Exception as exc:

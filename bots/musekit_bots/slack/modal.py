@@ -81,10 +81,11 @@ def modal_params(spec: CommandSpec, view: dict[str, Any]) -> dict[str, Any]:
 def field_errors(spec: CommandSpec, exc: InvalidParameters) -> dict[str, str]:
     """The modal's error messages: one per input block, as Slack's ``errors`` response wants."""
     errors: dict[str, str] = {}
+    first = _FIELD_BLOCK + next(iter(spec.params.model_fields), "")
     for problem in exc.problems:
         name = problem.field.split(".")[0]
-        if name in spec.params.model_fields:
-            errors.setdefault(_FIELD_BLOCK + name, problem.problem)
+        block = _FIELD_BLOCK + name if name in spec.params.model_fields else first
+        errors.setdefault(block, problem.problem)  # one about the whole form: on the first
     return errors
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 import uvicorn
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,14 +37,48 @@ def web_client(settings: SlackSettings) -> AsyncWebClient:
     return client
 
 
-def http_app(app: AsyncApp) -> Starlette:
-    """Bolt at :data:`EVENTS_PATH` (POST), as an ASGI app."""
-    handler = AsyncSlackRequestHandler(app)
+def http_app(bot: SlackBot, app: AsyncApp) -> Starlette:
+    """Bolt at :data:`EVENTS_PATH` (POST), as an ASGI app.
+
+    A slash command whose signature checks out is acknowledged at once, before Bolt
+    (which verifies it again) dispatches it as background work: the ack never waits
+    behind other requests' processing. Everything else (events, interactions, and any
+    request whose signature does not check out, which Bolt refuses with 401) goes
+    through Bolt before the response. ``bot`` hears of each request, so its work waits
+    for the acks in flight.
+    """
+    secret = bot.settings.signing_secret
+    verifier = SignatureVerifier(secret.get_secret_value()) if secret is not None else None
 
     async def events(request: Request) -> Response:
-        return await handler.handle(request)
+        bot.request_started()
+        try:
+            body = await request.body()
+            headers = dict(request.headers)
+            fast = verifier is not None and _is_slash_command(headers, body)
+            if fast and verifier is not None and verifier.is_valid_request(body, headers):
+                bot.spawn(_dispatch(app, body, headers))
+                return Response(status_code=200)
+            return to_starlette_response(await app.async_dispatch(_bolt_request(body, headers)))
+        finally:
+            bot.request_finished()
 
     return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"])])
+
+
+def _is_slash_command(headers: dict[str, str], body: bytes) -> bool:
+    form = headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    return form and b"command=" in body and not body.startswith(b"payload=")
+
+
+async def _dispatch(app: AsyncApp, body: bytes, headers: dict[str, str]) -> None:
+    response = await app.async_dispatch(_bolt_request(body, headers))
+    if response.status != 200:
+        logger.warning("Slack request dispatch answered HTTP %d after the ack", response.status)
+
+
+def _bolt_request(body: bytes, headers: dict[str, str]) -> AsyncBoltRequest:
+    return AsyncBoltRequest(body=body.decode(), headers=headers)  # type: ignore[arg-type]
 
 
 def check(settings: SlackSettings, *, http: bool) -> None:
@@ -72,7 +107,7 @@ async def run_bot(core: Settings, settings: SlackSettings, *, http: bool) -> Non
         app = build_app(bot)
         if http:
             config = uvicorn.Config(
-                http_app(app), host=settings.host, port=settings.port, log_level="warning"
+                http_app(bot, app), host=settings.host, port=settings.port, log_level="warning"
             )
             print(f"Slack bot listening on http://{settings.host}:{settings.port}{EVENTS_PATH}")
             await uvicorn.Server(config).serve()
