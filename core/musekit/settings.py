@@ -301,11 +301,11 @@ class _WithoutFrontEnds(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        prefixes = tuple(prefix.lower() for prefix in front_end_prefixes())
+        prefixes = tuple(prefix.lower() for prefix in _front_end_prefixes())
         return {k: v for k, v in self._inner().items() if not k.lower().startswith(prefixes)}
 
 
-def front_end_prefixes() -> tuple[str, ...]:
+def _front_end_prefixes() -> tuple[str, ...]:
     """``MUSEKIT_<NAME>_`` for each installed chat front end (``musekit bot NAME``): its
     own settings' variables, which musekit's settings leave alone."""
     from importlib.metadata import entry_points
