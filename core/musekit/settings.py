@@ -301,16 +301,8 @@ class _WithoutFrontEnds(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        prefixes = tuple(prefix.lower() for prefix in _front_end_prefixes())
+        prefixes = tuple(f"{ENV_PREFIX}{name}_".lower() for name in _front_end_names())
         return {k: v for k, v in self._inner().items() if not k.lower().startswith(prefixes)}
-
-
-def _front_end_prefixes() -> tuple[str, ...]:
-    """``MUSEKIT_<NAME>_`` for each installed chat front end (``musekit bot NAME``): its
-    own settings' variables, which musekit's settings leave alone."""
-    from importlib.metadata import entry_points
-
-    return tuple(f"{ENV_PREFIX}{ep.name.upper()}_" for ep in entry_points(group="musekit.bots"))
 
 
 def config_file() -> Path | None:
