@@ -92,8 +92,8 @@ class MelodyParams(Params):
         None,
         min_length=1,
         max_length=1000,
-        description="The lyric line or verse to set. Left out in the thread of a /lyrics "
-        "result, that song's first section is set.",
+        description="The lyric line or verse to set (in a /lyrics thread, leave it out to set "
+        "the song).",
     )
     key: str = Field(
         "C", min_length=1, max_length=12, description="The key, e.g. 'G', 'A minor', 'Bb'."

@@ -66,8 +66,8 @@ class PaletteParams(Params):
         5,
         ge=4,
         le=8,
-        description="How many colours, 4 to 8: background, text, primary and accent, then "
-        "surface, secondary, muted-text and highlight.",
+        description="How many colours, 4 to 8 (roles: background, text, primary, accent, then "
+        "more).",
     )
     seed: int | None = Field(None, ge=0, description="Fix the randomness to repeat a result.")
 
