@@ -151,6 +151,8 @@ def test_cleaning_makes_colon_dialogue_and_markdown_into_fountain() -> None:
         "INT. LIBRARY - EVENING\n\nPRIYA waits at the desk.\n\nPRIYA\nWe are open late now.\n\n"
         "NARRATOR (V.O.)\nRiverside Library."
     )
+    glued = "EXT. PARK - DAY\nJO jogs past.\n\nJO\nMorning!"
+    assert clean_script(glued) == "EXT. PARK - DAY\n\nJO jogs past.\n\nJO\nMorning!"
     parsed = list(fountain.parse(io.StringIO(cleaned)))
     assert isinstance(parsed[0], Slug)
     assert [str(p.character) for p in parsed if isinstance(p, Dialog)] == [

@@ -223,6 +223,7 @@ _CHATTER = re.compile(
 )
 _AFTERWORD = re.compile(r"^(i hope|note:|(the )?problems:|draft:|brief:)", re.IGNORECASE)
 _MARKUP = re.compile(r"^(?:#+\s*)?(?:\*\*|__)?(.*?)(?:\*\*|__)?$")
+_HEADING = re.compile(r"^(INT|EXT|EST|INT\.?/EXT|I/E)[. ]", re.IGNORECASE)
 _COLON_CUE = re.compile(
     r"^([A-Z][A-Z .'-]{0,30}[A-Z.](?:\s*\((?:V\.O\.|O\.S\.|CONT'D)\))?)\s*:\s+(\S.*)$"
 )
@@ -230,7 +231,8 @@ _COLON_CUE = re.compile(
 
 def clean_script(text: str) -> str:
     """The script alone: no preamble, title or notes, no code fences or markdown headings
-    and bold, and dialogue written as ``NAME: line`` made a Fountain cue and its line."""
+    and bold; scene headings set apart by blank lines, and dialogue written as
+    ``NAME: line`` made a Fountain cue and its line."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     lines = [line for line in lines if not line.strip().startswith("```")]
     lines = [_MARKUP.sub(r"\1", line.strip()) if line.strip() else "" for line in lines]
@@ -243,10 +245,10 @@ def clean_script(text: str) -> str:
     out: list[str] = []
     for line in lines:
         cue = _COLON_CUE.match(line)
-        if cue and not re.match(r"^(INT|EXT|EST|I/E)[. ]", line):
-            if out and out[-1]:
-                out.append("")
-            out += [cue[1], cue[2], ""]
+        if _HEADING.match(line):  # a heading stands alone, or Fountain reads it as a cue
+            out += ["", line, ""]
+        elif cue:
+            out += ["", cue[1], cue[2], ""]
         else:
             out.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
