@@ -41,6 +41,7 @@ class WideParams(Params):
     mood: Mood = Field(Mood.CALM, description="The mood.")
     colour: Colour | None = Field(None, description="One of thirty colours.")
     tags: tuple[str, ...] = Field((), description="Not an option type Discord has.")
+    maxWords: int | None = Field(None, ge=1, description="Discord wants it in lower case.")
 
 
 WIDE = CommandSpec(
@@ -70,7 +71,7 @@ def options_of(spec: CommandSpec) -> dict[str, dict[str, Any]]:
 def test_option_types_ranges_and_choices_come_from_the_fields() -> None:
     options = options_of(WIDE)
 
-    assert list(options) == ["topic", "count", "heat", "rhymed", "mood", "colour"]
+    assert list(options) == ["topic", "count", "heat", "rhymed", "mood", "colour", "maxwords"]
     topic = options["topic"]
     assert (topic["type"], topic["required"]) == (3, True)
     assert (topic["min_length"], topic["max_length"]) == (2, 6000)  # Discord's ceiling

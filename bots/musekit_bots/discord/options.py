@@ -28,6 +28,7 @@ from musekit.spec import CommandSpec
 
 #: Discord's limits on one command.
 MAX_OPTIONS = 25
+MAX_NAME = 32
 MAX_CHOICES = 25
 MAX_DESCRIPTION = 100
 MAX_STRING_LENGTH = 6000
@@ -52,11 +53,14 @@ def build_command(
     ]
     descriptions: dict[str, str] = {}
     autocompletes: dict[str, Callable[..., Any]] = {}
+    renames: dict[str, str] = {}
     fields = sorted(spec.params.model_fields.items(), key=lambda item: not item[1].is_required())
-    for name, field in fields[:MAX_OPTIONS]:
+    for name, field in fields:
         option = _option(field)
         if option is None:
             continue  # a type Discord has no option for: the field keeps its default
+        if len(parameters) > MAX_OPTIONS:
+            break  # Discord's limit: the rest keep their defaults
         annotation, many_choices = option
         default = inspect.Parameter.empty if field.is_required() else None
         parameters.append(
@@ -67,9 +71,13 @@ def build_command(
         descriptions[name] = cut(field.description or name, MAX_DESCRIPTION)
         if many_choices:
             autocompletes[name] = _autocomplete(many_choices)
+        shown = name.lower()[:MAX_NAME]  # Discord's option names are lower case, 32 at most
+        if shown != name:
+            renames[name] = shown
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     callback.__discord_app_commands_param_description__ = descriptions  # type: ignore[attr-defined]
     callback.__discord_app_commands_param_autocomplete__ = autocompletes  # type: ignore[attr-defined]
+    callback.__discord_app_commands_param_rename__ = renames  # type: ignore[attr-defined]
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
         name=spec.name, description=cut(spec.description, MAX_DESCRIPTION), callback=callback
     )
