@@ -10,7 +10,9 @@ minutes) or a channel the bot may not post in.
 
 The ``*_payload`` functions build the gateway dispatches (INTERACTION_CREATE,
 MESSAGE_CREATE) that tests feed to the client's own parser
-(``client._connection.parse_interaction_create``).
+(``client._connection.parse_interaction_create``), or send through a
+:class:`FakeGateway` to a bot that connected to it. ``python -m
+musekit_bots.discord.testing`` serves the fake API on its own and prints its URL.
 """
 
 from __future__ import annotations
@@ -76,7 +78,12 @@ class Call:
 
 @dataclass
 class FakeDiscord:
-    """Discord's REST API on loopback, recording every call (see the module docstring)."""
+    """Discord's REST API on loopback, recording every call (see the module docstring).
+
+    ``dead_tokens`` are answered as expired interactions, ``forbidden_channels`` refuse
+    messages (403, Missing Permissions), ``refuse_login`` refuses the bot token, and
+    ``gateway_url`` (a :class:`FakeGateway`'s) is handed out at ``GET /gateway/bot``.
+    """
 
     calls: list[Call] = field(default_factory=list)
     dead_tokens: set[str] = field(default_factory=set)
