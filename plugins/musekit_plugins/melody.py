@@ -61,7 +61,7 @@ MAX_SYLLABLES = 48
 TOKENS_PER_NOTE = 4
 TOKENS_SPARE = 16
 
-LIMITS = Limits(max_output_tokens=256, max_samples=6, max_seconds=120)
+LIMITS = Limits(max_output_tokens=256, max_samples=6, max_seconds=180)
 
 #: Repairs stop this far into the command's time limit, so the best draft is returned in time.
 TIME_SHARE = 0.75

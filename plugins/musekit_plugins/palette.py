@@ -43,7 +43,7 @@ MUSEKIT_API = (1,)
 TOKENS_NAME = 24
 TOKENS_PER_COLOUR = 14
 
-LIMITS = Limits(max_output_tokens=160, max_samples=6, max_seconds=120)
+LIMITS = Limits(max_output_tokens=160, max_samples=6, max_seconds=180)
 
 #: Repairs stop this far into the command's time limit, so the best draft is returned in time.
 TIME_SHARE = 0.75
