@@ -4,8 +4,9 @@ For each topic, in the same run on the same engine, interleaved:
 
 * baseline: one plain request, "Give me N ideas for: <topic>", read with the same
   tolerant parser as the pipeline, its first N ideas delivered;
-* pipeline: the ``brainstorm`` command with ``count=N`` (its default settings: lenses,
-  over-generation, duplicates removed, a varied set chosen by MMR).
+* pipeline: the ``brainstorm`` command's handler with ``count=N`` (its default
+  settings: lenses, over-generation, duplicates removed, a varied set chosen by MMR),
+  its time limit lifted to an hour, so that a busy machine cuts nothing short.
 
 Both deliver at most N ideas. For each, the distinct ideas delivered (those left when
 near-duplicates among them are removed, with musekit.diversity's default similarity
@@ -23,21 +24,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 
+from musekit.context import Context
 from musekit.diversity import IdeaSpace, distinct_n
+from musekit.engine.base import Engine
+from musekit.engine.budget import BudgetedEngine
 from musekit.engine.embedded import EmbeddedEngine
 from musekit.engine.models import default_model_path
 from musekit.engine.types import ChatRequest, Message, Sampling
 from musekit.errors import MusekitError
 from musekit.invocation import Invocation
-from musekit.plugins import PluginHost, PluginSelection
-from musekit.runner import Runner
-from musekit_plugins.brainstorm import TOKENS_PER_IDEA, TOKENS_SPARE, BrainstormSettings
+from musekit_plugins.brainstorm import (
+    LIMITS,
+    SPEC,
+    TOKENS_PER_IDEA,
+    TOKENS_SPARE,
+    BrainstormParams,
+    BrainstormSettings,
+    run_brainstorm,
+)
 from musekit_plugins.brainstorm_parse import parse_ideas
+
+#: The command as declared, with an hour to run: on a busy machine the time limit would
+#: cut the pipeline short, and the figures are about the ideas, not the machine's load.
+UNHURRIED = SPEC.model_copy(update={"limits": LIMITS.model_copy(update={"max_seconds": 3600})})
 
 TOPICS = (
     "ways to get more people to cycle to work",
@@ -99,7 +114,7 @@ def baseline_request(topic: str, count: int) -> ChatRequest:
     )
 
 
-async def baseline(engine: EmbeddedEngine, topic: str, count: int, seed: int | None) -> Tally:
+async def baseline(engine: Engine, topic: str, count: int, seed: int | None) -> Tally:
     request = baseline_request(topic, count)
     if seed is not None:
         request = request.with_sampling(seed=seed)
@@ -111,17 +126,25 @@ async def baseline(engine: EmbeddedEngine, topic: str, count: int, seed: int | N
     return tally
 
 
-async def pipeline(runner: Runner, topic: str, count: int, seed: int | None) -> Tally:
-    params: dict[str, object] = {"topic": topic, "count": count}
-    if seed is not None:
-        params["seed"] = seed
+async def pipeline(engine: Engine, topic: str, count: int, seed: int | None) -> Tally:
+    """The brainstorm command's handler with its default settings, its time limit lifted."""
+    params = BrainstormParams(topic=topic, count=count, seed=seed)
+    metered = BudgetedEngine(engine, UNHURRIED.limits)
+    ctx = Context(
+        invocation=Invocation(command="brainstorm", params=params.model_dump()),
+        spec=UNHURRIED,
+        engine=metered,
+        settings=BrainstormSettings(),
+        logger=logging.LoggerAdapter(logging.getLogger("bench.brainstorm")),
+    )
     started = time.perf_counter()
-    result = await runner.run(Invocation(command="brainstorm", params=params))
+    result = await run_brainstorm(ctx, params)
+    elapsed = time.perf_counter() - started
     ideas = result.data["ideas"]
     listed = ideas if isinstance(ideas, list) else []
     texts = [str(idea["text"]) for idea in listed if isinstance(idea, dict)]
     tally = Tally()
-    tally.add(texts, result.metrics.completion_tokens, time.perf_counter() - started)
+    tally.add(texts, metered.usage.completion_tokens, elapsed)
     return tally
 
 
@@ -176,13 +199,8 @@ async def main() -> None:
     if not 1 <= args.count <= 20:
         parser.error("--count must be 1 to 20")
 
-    host = PluginHost(PluginSelection(enabled=frozenset({"brainstorm"})))
-    host.load_entry_points()
-    if "brainstorm" not in host.commands:
-        raise SystemExit("the built-in 'brainstorm' command is not installed (pip install -e .)")
     engine = EmbeddedEngine(default_model_path(), threads=args.threads)
     await engine.load()
-    runner = Runner(host, engine)
     print(f"{args.topics} topics on {engine.model} ({args.threads} threads)", file=sys.stderr)
     plain, full = Tally(), Tally()
     try:
@@ -190,7 +208,7 @@ async def main() -> None:
             seed = None if args.seed is None else args.seed + index
             for side, run in (
                 (plain, baseline(engine, topic, args.count, seed)),
-                (full, pipeline(runner, topic, args.count, seed)),
+                (full, pipeline(engine, topic, args.count, seed)),
             ):
                 try:
                     merge(side, await run)
@@ -201,7 +219,9 @@ async def main() -> None:
                     side.distinct.append(0)
             print(
                 f"  {index + 1}/{args.topics} {topic}: distinct {plain.distinct[-1:]} vs "
-                f"{full.distinct[-1:]}",
+                f"{full.distinct[-1:]}; so far distinct {sum(plain.distinct)} vs "
+                f"{sum(full.distinct)}, similarity {mean(plain.similarity):.3f} vs "
+                f"{mean(full.similarity):.3f}",
                 file=sys.stderr,
             )
     finally:

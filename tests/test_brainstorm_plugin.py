@@ -6,9 +6,11 @@ test_brainstorm_service.py.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -343,3 +345,31 @@ def test_on_the_embedded_model_distinct_ideas_come_back_stored_with_ids(
     assert figures["requests"] == 1
     assert figures["candidates"] >= len(texts)
     assert 0 < result["metrics"]["completion_tokens"] <= 4 * brainstorm.TOKENS_PER_IDEA + 24
+
+
+def test_the_diversity_bench_counts_what_each_side_delivers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "bench"))
+    bench = importlib.import_module("brainstorm_diversity")
+    plain = "1. Build a bike lane in town\n2. Build a bike lane in the town\n3. Give staff bikes"
+
+    def reply(request: ChatRequest, index: int) -> str:
+        if request.json_schema is None:  # the plain prompt
+            return plain
+        return as_json(f"Idea through {lens_of(request)}", "Give staff bikes")
+
+    engine = FakeEngine(default=reply)
+    baseline = run_sync(bench.baseline(engine, "cycling", 3, None))
+    assert engine.requests[0].messages[-1].content == "Give me 3 ideas for: cycling"
+    assert (baseline.delivered, baseline.distinct) == ([3], [2])
+    full = run_sync(bench.pipeline(engine, "cycling", 3, None))
+    assert (full.delivered, full.distinct) == ([3], [3])
+    assert full.similarity[0] < baseline.similarity[0]
+    assert full.tokens[0] > 0
+
+    bench.report(baseline, full, 1, 3)
+    shown = capsys.readouterr().out
+    assert "distinct ideas (total)" in shown
+    assert "1.50x" in shown  # 3 distinct against 2
+    assert shown.rstrip().endswith("target (more distinct ideas, lower mean similarity): met")
