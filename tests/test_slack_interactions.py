@@ -9,7 +9,13 @@ from typing import Any
 
 from slack_harness import Harness, running_bot
 
-from musekit_bots.slack.testing import block_action_body, message_event_body
+from musekit_bots.slack.app import build_app
+from musekit_bots.slack.serve import socket_mode_handler
+from musekit_bots.slack.testing import (
+    block_action_body,
+    message_event_body,
+    slash_command_body,
+)
 
 
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -221,3 +227,31 @@ def submission(view: dict[str, Any], **values: str) -> str:
         "view": {**view, "id": "V0001", "state": {"values": state}, "hash": "1.abc"},
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+async def test_in_socket_mode_a_slash_command_is_acked_on_the_socket_and_run(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path, app_token="xapp-1-fake-app-token") as bot:
+        handler = socket_mode_handler(build_app(bot.bot), bot.bot.settings)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        try:
+            payload = dict(
+                urllib.parse.parse_qsl(
+                    slash_command_body(
+                        "/verse", "low tide", response_url=bot.slack.response_url("s")
+                    )
+                )
+            )
+            envelope = await bot.slack.send_envelope("slash_commands", payload)
+            [ack] = await bot.slack.wait_for("socket_ack")
+            await bot.slack.wait_for("chat.update")
+            await bot.settle()
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+    assert ack.args["envelope_id"] == envelope
+    assert len(bot.slack.called("apps.connections.open")) == 1  # with the app token
+    [record] = await bot.store.history()
+    assert (record.command, record.params, record.status) == ("verse", {"text": "low tide"}, "ok")
+    final = bot.slack.called("chat.update")[-1].args
+    assert final["blocks"][1]["text"]["text"] == "a quiet line"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -81,6 +82,13 @@ def _bolt_request(body: bytes, headers: dict[str, str]) -> AsyncBoltRequest:
     return AsyncBoltRequest(body=body.decode(), headers=headers)  # type: ignore[arg-type]
 
 
+def socket_mode_handler(app: AsyncApp, settings: SlackSettings) -> AsyncSocketModeHandler:
+    """Bolt's Socket Mode handler (aiohttp) for the app, with the app-level token."""
+    if settings.app_token is None:
+        raise SettingsError(f"Socket Mode needs {ENV_PREFIX}APP_TOKEN (docs/slack.md).")
+    return AsyncSocketModeHandler(app, settings.app_token.get_secret_value())
+
+
 def check(settings: SlackSettings, *, http: bool) -> None:
     """Refuse to start without what the mode needs, naming the missing variable."""
     missing = []
@@ -112,11 +120,8 @@ async def run_bot(core: Settings, settings: SlackSettings, *, http: bool) -> Non
             print(f"Slack bot listening on http://{settings.host}:{settings.port}{EVENTS_PATH}")
             await uvicorn.Server(config).serve()
         else:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            assert settings.app_token is not None  # check() refused to start without it
-            handler = AsyncSocketModeHandler(app, settings.app_token.get_secret_value())
-            print("Slack bot connected in Socket Mode")
+            handler = socket_mode_handler(app, settings)
+            print("Slack bot connecting in Socket Mode")
             await handler.start_async()  # type: ignore[no-untyped-call]
     finally:
         await bot.drain()

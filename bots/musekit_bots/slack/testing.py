@@ -20,11 +20,13 @@ import json
 import socket
 import time
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from aiohttp import WSMsgType, web
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -76,6 +78,9 @@ class FakeSlack:
         self._numbers = itertools.count(1)
         self._changed = asyncio.Event()
         self._server: contextlib.AbstractAsyncContextManager[str] | None = None
+        self._socket_runner: web.AppRunner | None = None
+        self._socket_url = ""
+        self._sockets: list[web.WebSocketResponse] = []
 
     @property
     def api_url(self) -> str:
@@ -120,11 +125,60 @@ class FakeSlack:
         )
         self._server = serve_loopback(app)
         self.url = await self._server.__aenter__()
+        socket_app = web.Application()
+        socket_app.router.add_get("/link", self._socket)
+        self._socket_runner = web.AppRunner(socket_app)
+        await self._socket_runner.setup()
+        site = web.TCPSite(self._socket_runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._socket_runner.addresses[0][1]
+        self._socket_url = f"ws://127.0.0.1:{port}/link"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for connection in self._sockets:
+            await connection.close()
+        if self._socket_runner is not None:
+            await self._socket_runner.cleanup()
         if self._server is not None:
             await self._server.__aexit__(None, None, None)
+
+    # Socket Mode -------------------------------------------------------------------------------
+
+    async def send_envelope(
+        self, kind: str, payload: dict[str, Any], *, within: float = 5.0
+    ) -> str:
+        """Send a Socket Mode envelope (``slash_commands``, ``interactive``, ``events_api``)
+        to the connected app; its envelope id, which the app's ack carries back."""
+        deadline = time.monotonic() + within
+        while not self._sockets:
+            if time.monotonic() > deadline:
+                raise AssertionError("no app connected in Socket Mode")
+            await asyncio.sleep(0.01)
+        envelope_id = uuid.uuid4().hex
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        connection = web.WebSocketResponse()
+        await connection.prepare(request)
+        self._sockets.append(connection)
+        await connection.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}}
+        )
+        async for message in connection:
+            if message.type == WSMsgType.TEXT:
+                self._record("socket_ack", json.loads(message.data), {})
+        return connection
 
     def _record(self, method: str, args: dict[str, Any], response: dict[str, Any]) -> None:
         self.calls.append(Call(method, args, response))
@@ -152,6 +206,8 @@ class FakeSlack:
                 "user_id": self.bot_user_id,
                 "bot_id": "BBOT",
             }
+        if method == "apps.connections.open":
+            return {"url": self._socket_url}
         if method == "chat.postMessage":
             ts = f"1700000000.{number:06d}"
             return {"channel": args.get("channel"), "ts": ts, "message": {**args, "ts": ts}}
