@@ -218,9 +218,9 @@ def repair_messages(frame: Frame, draft: str, report: MelodyReport) -> list[Mess
     ]
 
 
-def lyric_from(history: Sequence[Turn]) -> tuple[str, str | None]:
+def lyric_from(history: Sequence[Turn]) -> tuple[str, str]:
     """The first section of the latest /lyrics result in ``history``, as many whole lines
-    as fit :data:`MAX_SYLLABLES`, and a note when lines were left out."""
+    as fit :data:`MAX_SYLLABLES`, and a note for the user saying what was set."""
     for turn in reversed(history):
         if turn.command != LYRICS_COMMAND:
             continue
