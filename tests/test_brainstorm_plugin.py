@@ -293,19 +293,19 @@ def test_a_model_failing_every_request_is_the_engine_error_and_some_failing_a_wa
 def test_requests_past_the_time_budget_are_cancelled_and_the_finished_ones_delivered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One request at a time, 0.2 s each, and 0.3 s to spend: the first finishes, the rest not.
-    monkeypatch.setattr(brainstorm, "TIME_SHARE", 0.3 / brainstorm.LIMITS.max_seconds)
-    engine = FakeEngine(default=as_json("Give staff a bike voucher each spring"), latency=0.2)
+    # One request at a time, 0.5 s each, and 0.8 s to spend: the first finishes, the second not.
+    monkeypatch.setattr(brainstorm, "TIME_SHARE", 0.8 / brainstorm.LIMITS.max_seconds)
+    engine = FakeEngine(default=as_json("Give staff a bike voucher each spring"), latency=0.5)
     done = kit(engine, parallel=1).invoke("brainstorm", "cycling", count=4)
     assert texts_of(done) == ["Give staff a bike voucher each spring"]
     assert len(done.requests) == 2  # the second started, and was cancelled; no top-up
     assert done.result.warnings[-1] == (
-        "Stopped waiting for the model after 0.3 seconds; these ideas come from the requests "
+        "Stopped waiting for the model after 0.8 seconds; these ideas come from the requests "
         "that had finished."
     )
 
-    engine = FakeEngine(default=as_json("Give staff a bike voucher each spring"), latency=1.0)
-    with pytest.raises(CommandTimeout, match=r"The model gave no ideas within 0.3 seconds"):
+    engine = FakeEngine(default=as_json("Give staff a bike voucher each spring"), latency=2.0)
+    with pytest.raises(CommandTimeout, match=r"The model gave no ideas within 0.8 seconds"):
         kit(engine).invoke("brainstorm", "cycling", count=4)
 
 
