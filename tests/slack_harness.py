@@ -7,6 +7,7 @@ over real HTTP to the bot; everything the bot sends Slack lands in
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -194,32 +195,28 @@ async def running_bot(
     **settings: Any,
 ) -> AsyncIterator[Harness]:
     engine = engine or FakeEngine(default="a quiet line")
-    async with (
-        FakeSlack() as slack,
-        await open_store(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}") as store,
-    ):
-        service = CommandService(
-            Runner(host or make_host(), engine),
-            store,
-            limiter=Limiter(LimitsSettings(**{"user_in_flight": 0, **(limits or {})})),
-            metrics=ServiceMetrics(),
-        )
-        slack_settings = SlackSettings(
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            api_base_url=slack.api_url,
-            **settings,
-        )
-        bot = SlackBot(service, slack_settings, web_client(slack_settings))
-        async with (
-            serve_loopback(http_app(bot, build_app(bot))) as url,
-            httpx.AsyncClient() as http,
-        ):
-            harness = Harness(slack, bot, engine, store, url, http)
-            try:
-                yield harness
-            finally:
-                await bot.drain()
+    slack = await FakeSlack().__aenter__()
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    service = CommandService(
+        Runner(host or make_host(), engine),
+        store,
+        limiter=Limiter(LimitsSettings(**{"user_in_flight": 0, **(limits or {})})),
+        metrics=ServiceMetrics(),
+    )
+    slack_settings = SlackSettings(
+        bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_base_url=slack.api_url, **settings
+    )
+    bot = SlackBot(service, slack_settings, web_client(slack_settings))
+    server = serve_loopback(http_app(bot, build_app(bot)))
+    url = await server.__aenter__()
+    try:
+        async with httpx.AsyncClient() as http:
+            yield Harness(slack, bot, engine, store, url, http)
+    finally:
+        await bot.drain()
+        # Both servers stop at once: each takes uvicorn's fixed pauses to shut down.
+        await asyncio.gather(server.__aexit__(None, None, None), slack.__aexit__())
+        await store.close()
 
 
 def form_payload(call_body: str) -> dict[str, Any]:

@@ -255,3 +255,34 @@ async def test_in_socket_mode_a_slash_command_is_acked_on_the_socket_and_run(
     assert (record.command, record.params, record.status) == ("verse", {"text": "low tide"}, "ok")
     final = bot.slack.called("chat.update")[-1].args
     assert final["blocks"][1]["text"]["text"] == "a quiet line"
+
+
+async def test_a_shortcut_opens_the_modal_with_a_conversation_picker(tmp_path: Path) -> None:
+    payload = {
+        "type": "shortcut",
+        "token": "deprecated-verification-token",
+        "action_ts": "1700000000.1",
+        "team": {"id": "T0001", "domain": "fake"},
+        "user": {"id": "U0001", "username": "ada", "team_id": "T0001"},
+        "callback_id": "musekit_verse",
+        "trigger_id": "12345.98765.abcd2358fdea",
+    }
+    async with running_bot(tmp_path) as bot:
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        assert (await bot.post(body)).status_code == 200
+        await bot.settle()
+        [opened] = bot.slack.called("views.open")
+        view = opened.args["view"]
+        picker = view["blocks"][-1]
+        assert picker["block_id"] == "musekit_where"
+        assert picker["element"]["type"] == "conversations_select"
+        form = json.loads(urllib.parse.parse_qs(submission(view, text="snow"))["payload"][0])
+        form["view"]["state"]["values"]["musekit_where"] = {
+            "value": {"type": "conversations_select", "selected_conversation": "C0PICKED"}
+        }
+        response = await bot.post(urllib.parse.urlencode({"payload": json.dumps(form)}))
+        await bot.settle()
+    assert response.status_code == 200
+    [record] = await bot.store.history()
+    assert (record.channel, record.params) == ("C0PICKED", {"text": "snow"})
+    assert bot.slack.called("chat.postMessage")[0].args["channel"] == "C0PICKED"

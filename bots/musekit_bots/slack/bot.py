@@ -359,7 +359,10 @@ class SlackBot:
         if where.response_url:
             try:
                 response = await AsyncWebhookClient(where.response_url).send(
-                    text=message.text, blocks=message.blocks or None, response_type="ephemeral"
+                    text=message.text,
+                    blocks=message.blocks or None,
+                    response_type="ephemeral",
+                    replace_original=False,  # a button's result stays as it is
                 )
                 if response.status_code == 200:
                     return True
@@ -406,8 +409,9 @@ class SlackBot:
         return budget
 
     def _title(self, command: str, params: dict[str, Any]) -> str:
-        spec = self.service.runner.host.commands[command].spec
-        text = params.get(spec.text_param) if spec.text_param else None
+        found = self.service.runner.host.commands.get(command)  # gone: the service says so
+        text_param = found.spec.text_param if found is not None else None
+        text = params.get(text_param) if text_param else None
         return f"{command}: {_short(str(text))}" if text else command
 
 
