@@ -21,7 +21,7 @@ from musekit.context import EarlierIdea, IdeaSource
 from musekit.diversity import IdeaSpace, distinct_n
 from musekit.errors import CommandTimeout, InvalidParameters
 from musekit.runner import Runner
-from musekit.testing import FakeEngine, make_kit
+from musekit.testing import FakeEngine, check_conformance, make_kit
 from musekit.testing.kit import Kit, Outcome, run_sync
 from musekit_plugins import brainstorm
 from musekit_plugins.brainstorm_lenses import LENSES
@@ -373,3 +373,8 @@ def test_the_diversity_bench_counts_what_each_side_delivers(
     assert "distinct ideas (total)" in shown
     assert "1.50x" in shown  # 3 distinct against 2
     assert shown.rstrip().endswith("target (more distinct ideas, lower mean similarity): met")
+
+
+def test_the_command_passes_the_conformance_check() -> None:
+    """User text only in the last message, examples that run, no engine secret shown."""
+    assert check_conformance(make_kit({"brainstorm": brainstorm}), "brainstorm") == []

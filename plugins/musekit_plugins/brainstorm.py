@@ -149,7 +149,6 @@ SPEC = CommandSpec(
             params={"topic": "a library open day", "audience": "teenagers", "count": 6},
             description="Ideas for an audience.",
         ),
-        Example(params={"more_like": 3}, description="Develop idea #3 of this channel."),
     ),
     limits=LIMITS,
 )
@@ -380,17 +379,17 @@ class Session:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
-        errors: list[EngineError] = []
-        for lens, task in zip(lenses, tasks, strict=True):
-            if task.cancelled():
-                continue
-            error = task.exception()
-            if error is None:
+        finished = [
+            (lens, task) for lens, task in zip(lenses, tasks, strict=True) if not task.cancelled()
+        ]
+        raised = [error for _, task in finished if (error := task.exception()) is not None]
+        unexpected = [error for error in raised if not isinstance(error, EngineError)]
+        if unexpected:  # a bug: the runner logs it and tells the user the plugin failed
+            raise unexpected[0]
+        errors = [error for error in raised if isinstance(error, EngineError)]
+        for lens, task in finished:
+            if task.exception() is None:
                 self._add(lens, task.result())
-            elif isinstance(error, EngineError):
-                errors.append(error)
-            else:
-                raise error
         if errors:
             self.failure = f"{len(errors)} of {count} requests to the model failed."
         if pending:
