@@ -107,11 +107,6 @@ class SlackBot:
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 
-    @property
-    def busy(self) -> int:
-        """Runs and deliveries in progress."""
-        return len(self._tasks)
-
     def request_started(self) -> None:
         """An HTTP request from Slack is being answered (see :meth:`spawn`)."""
         self._requests += 1
