@@ -35,9 +35,14 @@ class Fit:
         """No problem with the part."""
         return self.problems == 0
 
+    @property
+    def rank(self) -> tuple[int, float]:
+        """A sort key, best first: fewer problems, then a higher score."""
+        return (self.problems, -self.score)
+
     def better_than(self, other: Fit) -> bool:
         """Fewer problems, or as many and a higher score."""
-        return (self.problems, -self.score) < (other.problems, -other.score)
+        return self.rank < other.rank
 
 
 class Plan(Protocol):
@@ -52,8 +57,9 @@ class Plan(Protocol):
         """The part's text when it is not the model's to write (a refrain), else ``None``."""
         ...
 
-    def ask(self, done: Sequence[str], index: int) -> ChatRequest:
-        """The request for part ``index`` (0-based) after the parts ``done``."""
+    def ask(self, done: Sequence[str], index: int, attempt: int) -> ChatRequest:
+        """The request for part ``index`` (0-based) after the parts ``done``; ``attempt``
+        counts the requests made for it before (0 for the first)."""
         ...
 
     def parse(self, done: Sequence[str], index: int, answer: str) -> str | None:
@@ -86,10 +92,13 @@ async def write_parts(
     samples: int,
     tries: int,
     time_budget: float | None = None,
+    time_limit: float | None = None,
 ) -> Written:
     """Write ``plan``'s parts in order: ``samples`` samples a request, at most ``tries``
     requests a part while no sample fits; the best sample of all is kept. Once
-    ``time_budget`` seconds have passed, each part left gets one request.
+    ``time_budget`` seconds have passed, each part left gets one request; once
+    ``time_limit`` seconds have, writing stops and the parts written so far are returned
+    (so the caller has something to show before its own deadline).
 
     A part no sample wrote anything usable for is left empty (the check of the whole
     text then says what is missing). Cancellation (the task, or the context's
@@ -100,24 +109,27 @@ async def write_parts(
     engine, ctx = (source.engine, source) if isinstance(source, Context) else (source, None)
     loop = asyncio.get_running_loop()
     deadline = None if time_budget is None else loop.time() + time_budget
+    end = None if time_limit is None else loop.time() + time_limit
     done: list[str] = []
     fits: list[Fit] = []
     usage = Usage()
     requests = 0
     for index in range(plan.parts):
+        if end is not None and loop.time() >= end:
+            break
         fixed = plan.fixed(done, index)
         if fixed is not None:
             done.append(fixed)
             fits.append(plan.fit(done[:-1], index, fixed))
             continue
         best: tuple[Fit, str] | None = None
-        for _ in range(tries):
+        for attempt in range(tries):
             if ctx is not None:
                 if ctx.cancelled.is_set():
                     raise asyncio.CancelledError
                 ctx.status(f"writing part {index + 1} of {plan.parts}")
             completion = await engine.complete(
-                plan.ask(done, index).model_copy(update={"n": samples})
+                plan.ask(done, index, attempt).model_copy(update={"n": samples})
             )
             requests += 1
             usage = usage + completion.usage
@@ -145,9 +157,12 @@ async def write_in_parts(
     samples: int,
     tries: int,
     time_budget: float | None = None,
+    time_limit: float | None = None,
 ) -> Drafts:
     """:func:`write_parts`, as a first draft for ``refine(draft=...)``: the whole text."""
-    written = await write_parts(source, plan, samples=samples, tries=tries, time_budget=time_budget)
+    written = await write_parts(
+        source, plan, samples=samples, tries=tries, time_budget=time_budget, time_limit=time_limit
+    )
     text = plan.join([part for part in written.parts if part])
     choice = Choice(index=0, text=text, finish_reason="stop")
     return Drafts(Completion(choices=(choice,), usage=written.usage), written.requests)

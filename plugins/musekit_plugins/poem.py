@@ -58,6 +58,8 @@ TIME_SHARE = 0.75
 
 #: A poem written line by line stops trying again at a line this far into the time limit.
 LINE_TIME_SHARE = 0.4
+#: ... and stops writing lines this far into it, so the poem so far is returned in time.
+LINE_TIME_LIMIT = 0.65
 
 
 class PoemParams(Params):
@@ -218,6 +220,7 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
             samples=settings.line_samples,
             tries=settings.line_tries,
             time_budget=ctx.spec.limits.max_seconds * LINE_TIME_SHARE,
+            time_limit=ctx.spec.limits.max_seconds * LINE_TIME_LIMIT,
         )
     refined = await refine(
         ctx,
@@ -239,9 +242,18 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
 
 
 async def _line_by_line(
-    ctx: Context, plan: PoemPlan, _count: int, *, samples: int, tries: int, time_budget: float
+    ctx: Context,
+    plan: PoemPlan,
+    _count: int,
+    *,
+    samples: int,
+    tries: int,
+    time_budget: float,
+    time_limit: float,
 ) -> Drafts:
-    return await write_in_parts(ctx, plan, samples=samples, tries=tries, time_budget=time_budget)
+    return await write_in_parts(
+        ctx, plan, samples=samples, tries=tries, time_budget=time_budget, time_limit=time_limit
+    )
 
 
 def poem_result(params: PoemParams, refined: Refined[FormReport]) -> Result:

@@ -6,9 +6,9 @@ each line is one request of a few short samples, with the lines so far and what 
 line needs spelled out ("Write line 3, in 10 or 11 syllables, ending with a word that
 rhymes with 'day' (such as 'way' or 'bay')"); code keeps the sample that fits best,
 judged by :func:`musekit.craft.check` on the poem so far, and asks again while none
-fits. A refrain is copied from the line it repeats; a line that copies an earlier line
-or a line of the worked example is not kept. The rhyme suggestions are words of the
-worked examples and of the lines written so far: plain words a poem uses.
+fits. A refrain is copied from the line it repeats; a line that mostly repeats an
+earlier line or a line of the worked examples is not kept. The rhyme suggestions are
+words of the worked examples and of the lines written so far: plain words a poem uses.
 
 The prompts are the line repair's (:mod:`musekit_plugins.poem_repair`): a fixed prefix
 per form, the conversation so far, then the request and the lines in the last message.
@@ -17,23 +17,24 @@ per form, the conversation so far, then the request and the lines in the last me
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import cache
 
 from musekit import ChatRequest, Message
 from musekit.craft import check, get_form
+from musekit.craft.rhymes import end_rhyme
 from musekit_plugins.piecewise import Fit
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_repair import (
     LINE_TOKENS,
     Span,
-    line_example,
     line_request,
     line_system_prompt,
     rhyme_partner,
-    rhyming_words,
 )
+from musekit_plugins.poem_rhyme import nouns_in, rhyme_swaps, rhyme_targets
 from musekit_plugins.poem_text import answer_lines, last_word, poem_lines
 
 #: Forms written a line at a time when the pipeline has more than one candidate: those a
@@ -44,9 +45,9 @@ LINE_BY_LINE: frozenset[FormName] = frozenset(
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
-
-def _plain(line: str) -> str:
-    return " ".join(_WORD.findall(line.lower()))
+#: A line this alike (word sequence ratio) to a line of the worked examples or an earlier
+#: line of the poem is an echo, not kept.
+ECHO_SIMILARITY = 0.6
 
 
 @cache
@@ -60,8 +61,38 @@ def example_words() -> tuple[str, ...]:
 
 
 @cache
-def _example_lines() -> frozenset[str]:
-    return frozenset(_plain(line) for p in FORM_PROMPTS.values() for line in poem_lines(p.poem))
+def _all_example_lines() -> tuple[str, ...]:
+    return tuple(line for p in FORM_PROMPTS.values() for line in poem_lines(p.poem))
+
+
+@cache
+def _example_lines() -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(_WORD.findall(line.lower())) for line in _all_example_lines())
+
+
+def _echoes(line: str, others: Iterable[Sequence[str]]) -> bool:
+    """Whether ``line`` mostly repeats one of ``others`` (word lists): a small model echoes
+    the worked example ("... and not a word is said") and its own lines."""
+    words = _WORD.findall(line.lower())
+    return any(
+        SequenceMatcher(None, words, other, autojunk=False).ratio() >= ECHO_SIMILARITY
+        for other in others
+    )
+
+
+@cache
+def build_example(form: FormName) -> tuple[str, str]:
+    """The worked example of writing one line: the example poem's first lines, up to the first
+    that must rhyme with an earlier one (else its last), asked for as a line is; and that
+    line."""
+    lines = poem_lines(FORM_PROMPTS[form].poem)
+    index = next(
+        (i for i in range(len(lines)) if rhyme_partner(form, i) is not None), len(lines) - 1
+    )
+    topic = f"Topic: {FORM_PROMPTS[form].topic}"
+    end_word = last_word(lines[index]) if rhyme_partner(form, index) is not None else None
+    ask = line_request(topic, form, lines[:index], Span(index), (), end_word=end_word)
+    return ask, lines[index]
 
 
 @dataclass(frozen=True)
@@ -78,6 +109,8 @@ class PoemPlan:
     drafting: ChatRequest
     history: tuple[Message, ...] = ()
     lines: int | None = None
+    #: Nouns the examples and every sample so far used: the rhyme swaps' words.
+    nouns: list[str] = field(default_factory=lambda: nouns_in(_all_example_lines()))
 
     @property
     def parts(self) -> int:
@@ -91,11 +124,18 @@ class PoemPlan:
                 return done[source - 1]
         return None
 
-    def ask(self, done: Sequence[str], index: int) -> ChatRequest:
-        """The request for line ``index``: the lines so far and what the line needs."""
-        vocabulary = (*example_words(), *(w for line in done for w in _WORD.findall(line.lower())))
-        example, answer = line_example(self.form)
-        ask = line_request(self.request, self.form, done, Span(index), (), vocabulary)
+    def ask(self, done: Sequence[str], index: int, attempt: int) -> ChatRequest:
+        """The request for line ``index``: the lines so far and what the line needs; a line
+        that must rhyme is asked to end on a word that does (another at each attempt)."""
+        end_word = None
+        partner = rhyme_partner(self.form, index)
+        if partner is not None and partner < len(done):
+            targets = rhyme_targets(last_word(done[partner]), self.nouns, _ends(done))
+            end_word = targets[attempt % len(targets)] if targets else None
+        example, answer = build_example(self.form)
+        ask = line_request(
+            self.request, self.form, done, Span(index), (), self.nouns, end_word=end_word
+        )
         messages = (
             Message(role="system", content=line_system_prompt(self.form)),
             Message(role="user", content=example),
@@ -114,20 +154,28 @@ class PoemPlan:
         if not found:
             return None
         line = found[0]
-        plain = _plain(line)
-        if not plain or plain in _example_lines() or plain in {_plain(d) for d in done}:
+        written = [_WORD.findall(d.lower()) for d in done]
+        if not _WORD.search(line.lower()) or _echoes(line, (*_example_lines(), *written)):
             return None
-        return line
+        self.nouns.extend(noun for noun in nouns_in([line]) if noun not in self.nouns)
+        partner = rhyme_partner(self.form, index)
+        if partner is None or partner >= len(done) or end_rhyme(done[partner], line) >= 0.5:
+            return line
+        swaps = rhyme_swaps(line, last_word(done[partner]), self.nouns, _ends(done))
+        if not swaps:
+            return line
+        return min(swaps, key=lambda swap: self.fit(done, index, swap).rank)
 
     def fit(self, done: Sequence[str], index: int, line: str) -> Fit:
         """The line's problems in the poem so far; a line others must rhyme with fits
         better with an end word the suggestions can rhyme."""
         report = check(self.join([*done, line]), self.form, lines=self._count())
         problems = len(report.lines[index].problems) if index < len(report.lines) else 1
-        score = report.score
-        if self._starts_rhyme(index) and not rhyming_words(last_word(line), example_words()):
-            score -= 0.1
-        return Fit(problems, score)
+        # A line later lines must rhyme with needs an end word they can be asked to end on.
+        later = self._rhymes_on(index)
+        if later and len(rhyme_targets(last_word(line), self.nouns, _ends(done))) < later:
+            problems += 1
+        return Fit(problems, report.score)
 
     def join(self, lines: Sequence[str]) -> str:
         """The lines, with stanza breaks as the form lays them out when they are all there."""
@@ -143,5 +191,10 @@ class PoemPlan:
     def _count(self) -> int | None:
         return self.lines if self.form in OPEN_FORMS else None
 
-    def _starts_rhyme(self, index: int) -> bool:
-        return any(rhyme_partner(self.form, later) == index for later in range(self.parts))
+    def _rhymes_on(self, index: int) -> int:
+        """How many later lines must rhyme with line ``index``."""
+        return sum(rhyme_partner(self.form, later) == index for later in range(self.parts))
+
+
+def _ends(lines: Sequence[str]) -> list[str]:
+    return [last_word(line) for line in lines]

@@ -74,12 +74,18 @@ def target(report: FormReport, expected: int | None) -> Span | None:
 
 
 def line_needs(
-    form: FormName, index: int, lines: Sequence[str], rhymes: Collection[str] = ()
+    form: FormName,
+    index: int,
+    lines: Sequence[str],
+    rhymes: Collection[str] = (),
+    end_word: str | None = None,
 ) -> str:
     """What line ``index`` (0-based) of ``form`` must be, given the poem's other ``lines``.
 
     ``rhymes`` are words to suggest for its rhyme (the first two that rhyme perfectly
-    with the word the line must rhyme with, other than that word)."""
+    with the word the line must rhyme with, other than that word); ``end_word`` asks for
+    that word at the end instead (a small model ends a line on a word it is given far
+    more often than on a word that rhymes)."""
     spec = get_form(form)
     for source, repeats in spec.refrains:
         if index + 1 in repeats and source <= len(lines):
@@ -89,7 +95,9 @@ def line_needs(
         low, high = spec.syllables[index]
         needs.append(f"in {low} syllables" if low == high else f"in {low} to {high} syllables")
     partner = rhyme_partner(form, index)
-    if partner is not None and partner < len(lines) and (end := last_word(lines[partner])):
+    if partner is not None and end_word is not None:
+        needs.append(f"ending with the word '{end_word}'")
+    elif partner is not None and partner < len(lines) and (end := last_word(lines[partner])):
         hints = rhyming_words(end, rhymes)[:2]
         such = f" (such as {' or '.join(repr(word) for word in hints)})" if hints else ""
         needs.append(f"ending with a word that rhymes with '{end}'{such}")
@@ -129,14 +137,15 @@ def line_request(
     span: Span,
     problems: Sequence[str],
     rhymes: Collection[str] = (),
+    end_word: str | None = None,
 ) -> str:
     """The last message of a line repair: the user's request, the lines before, the
-    problems, and what to write (``rhymes``: words to suggest, see :func:`line_needs`)."""
+    problems, and what to write (``rhymes``, ``end_word``: see :func:`line_needs`)."""
     shown = range(max(0, span.start - CONTEXT_LINES), min(span.start, len(lines)))
     before = "".join(f"Line {i + 1}: {lines[i]}\n" for i in shown)
     problem = f"Problem: {'; '.join(problems)}\n" if problems else ""
     if span.count == 1:
-        needs = line_needs(form, span.start, lines, rhymes)
+        needs = line_needs(form, span.start, lines, rhymes, end_word)
         ask = f"Write line {span.start + 1}{', ' + needs if needs else ''}."
     else:
         last = span.start + span.count
