@@ -101,7 +101,7 @@ async def test_a_failed_progress_edit_stops_progress_but_finish_still_reports(
 
 
 async def test_a_shared_budget_caps_progress_edits_across_messages() -> None:
-    budget = EditBudget(per_minute=60, burst=2)  # one edit a second after a burst of two
+    budget = EditBudget(per_minute=6, burst=2)  # one edit in 10 s after a burst of two
     edits = [Recorder() for _ in range(4)]
     updaters = [ProgressUpdater(e, interval=0.01, budget=budget) for e in edits]
     for _ in range(20):
@@ -109,7 +109,7 @@ async def test_a_shared_budget_caps_progress_edits_across_messages() -> None:
             updater.add("x")
         await asyncio.sleep(0.01)
     progress = sum(len(e.shown) for e in edits)
-    assert progress == 2  # the burst; the next edit is a second away
+    assert progress == 2  # the burst; the next edit is 10 s away
     for updater in updaters:
         await updater.finish()  # finals always go, whatever the budget says
     assert all(e.shown[-1].text == "x" * 20 for e in edits)
