@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
+from musekit_plugins.character_fixup import fix_up
 from musekit_plugins.character_names import fresh_name, is_stock, stock_names, stock_words
 from musekit_plugins.character_prompts import EXAMPLE_SHEET
 from musekit_plugins.character_sheet import (
@@ -19,7 +20,6 @@ from musekit_plugins.character_sheet import (
     Brief,
     SheetRules,
     check_sheet,
-    fix_up,
     parse_sheet_text,
     sheet_schema,
     sheet_text,

@@ -28,6 +28,7 @@ from musekit import (
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit.refine import refine
 from musekit_plugins.cards import Card, CardData, CardError, card_file, is_png, read_card
+from musekit_plugins.character_fixup import fix_up
 from musekit_plugins.character_prompts import (
     EXAMPLE_SHEET,
     evolve_messages,
@@ -51,7 +52,6 @@ from musekit_plugins.character_sheet import (
     SheetField,
     SheetRules,
     check_sheet,
-    fix_up,
     parse_sheet_text,
 )
 
