@@ -4,7 +4,7 @@ and the sheet as text (the fix-up by rule is :mod:`musekit_plugins.character_fix
 The schema (built from a pydantic model, so the engine's constraint and the
 validation agree) bounds every string, so even a small model closes each field.
 :func:`check_sheet` validates a reply and adds what a schema cannot say: a stock
-fantasy name, a field that copies another or the worked example. :func:`fix_up` makes
+fantasy name, a field that copies another or the worked example. ``fix_up`` makes
 any reply valid by rule when repairs did not.
 """
 
