@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from musekit import ChatRequest, Context, Invocation, Message, Sampling
+from musekit.engine.types import Choice, Completion, Usage
 from musekit.errors import EngineUnavailable
-from musekit.refine import Candidate, feedback, rank, refine, variety
+from musekit.refine import Candidate, Drafts, feedback, rank, refine, variety
 from musekit.spec import CommandSpec, Params
 from musekit.testing import FakeEngine
 from musekit.testing.fake_engine import split_tokens
@@ -437,3 +438,34 @@ def fail_with(error: Exception) -> Callable[[ChatRequest, int], str]:
         raise error
 
     return reply
+
+
+async def test_first_drafts_written_another_way_are_checked_repaired_and_counted() -> None:
+    engine = FakeEngine([THREE])  # the repair's answer
+    asked: list[int] = []
+
+    async def line_by_line(count: int) -> Drafts:
+        asked.append(count)
+        completion = Completion(
+            choices=(Choice(index=0, text=TWO, finish_reason="stop"),),
+            usage=Usage(prompt_tokens=30, completion_tokens=12),
+        )
+        return Drafts(completion, requests=3)
+
+    refined = await refine(
+        engine,
+        REQUEST,
+        three_lines,
+        repair_prompt,
+        candidates=4,
+        token_budget=50,
+        draft=line_by_line,
+    )
+    # The draft function gets the number of drafts the budget allows (50 // 20 = 2).
+    assert asked == [2]
+    # No drafting request went to the engine: only the repair of the draft it wrote.
+    (repair,) = engine.requests
+    assert repair.messages == tuple(repair_prompt(TWO, three_lines(TWO)))
+    assert [c.text for c in refined.ranked] == [THREE, TWO]
+    assert refined.requests == 4
+    assert refined.usage.completion_tokens == 12 + len(split_tokens(THREE))
