@@ -108,6 +108,9 @@ def check(settings: SlackSettings, *, http: bool) -> None:
 async def run_bot(core: Settings, settings: SlackSettings, *, http: bool) -> None:
     """Run until cancelled (Ctrl-C); work in progress then finishes, delivered or kept."""
     check(settings, http=http)
+    # slack_sdk's debug lines carry response URLs (short-lived credentials) and whole
+    # messages: never logged, even with --debug.
+    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logger.getEffectiveLevel()))
     service = await CommandService.from_settings(core)
     bot = SlackBot(service, settings, web_client(settings))
     try:
