@@ -17,7 +17,7 @@ from musekit.craft.phonetics import (
     syllables,
 )
 from musekit.craft.report import FormReport, LineReport
-from musekit.craft.rhymes import rhyme_key, rhyme_scheme, rhyme_strength
+from musekit.craft.rhymes import end_rhyme, rhyme_key, rhyme_scheme, rhyme_strength
 
 __all__ = [
     "FORMS",
@@ -28,6 +28,7 @@ __all__ = [
     "Pronunciations",
     "WordSyllables",
     "check",
+    "end_rhyme",
     "get_form",
     "line_syllables",
     "rhyme_key",
