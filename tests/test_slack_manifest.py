@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -94,7 +95,9 @@ def test_a_bad_or_misspelt_setting_is_named_and_its_value_never_shown(
     monkeypatch.setenv("MUSEKIT_SLACK_TOKEN", SECRET_VALUE)
     with pytest.raises(SettingsError) as misspelt:
         load_slack_settings()
-    assert "Unknown Slack setting variable MUSEKIT_SLACK_TOKEN" in str(misspelt.value)
+    assert "Unknown Slack setting MUSEKIT_SLACK_TOKEN; they are MUSEKIT_SLACK_BOT_TOKEN" in str(
+        misspelt.value
+    )
     assert SECRET_VALUE not in str(misspelt.value)
 
 
@@ -110,3 +113,20 @@ def test_tokens_are_secret_and_core_settings_leave_the_slack_variables_alone(
     monkeypatch.setenv("MUSEKIT_SLAKC_BOT_TOKEN", "x")
     with pytest.raises(SettingsError, match="MUSEKIT_SLAKC_BOT_TOKEN"):
         load_settings()
+
+
+def test_the_settings_can_live_in_dot_env_where_a_misspelt_one_is_refused_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path(".env").write_text(
+        f"MUSEKIT_SLACK_BOT_TOKEN={SECRET_VALUE}\nMUSEKIT_SLACK_PORT=4000\nMUSEKIT_LOG_LEVEL=INFO\n"
+    )
+    settings = load_slack_settings()
+    assert settings.bot_token is not None
+    assert settings.bot_token.get_secret_value() == SECRET_VALUE
+    assert settings.port == 4000
+    assert load_settings().log_level == "INFO"  # musekit's own settings read the same file
+    Path(".env").write_text("MUSEKIT_SLACK_PROT=4000\n")
+    with pytest.raises(SettingsError, match="Unknown Slack setting MUSEKIT_SLACK_PROT"):
+        load_slack_settings()

@@ -1,14 +1,12 @@
-"""The Slack bot's own settings: environment variables ``MUSEKIT_SLACK_...`` (docs/slack.md)."""
+"""The Slack bot's own settings: ``MUSEKIT_SLACK_...`` variables, in the environment or ``.env``
+(docs/slack.md)."""
 
 from __future__ import annotations
 
-import os
-
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from musekit.errors import SettingsError
-from musekit.spec import field_problems
+from musekit_bots.common.settings import load_front_end_settings
 
 ENV_PREFIX = "MUSEKIT_SLACK_"
 
@@ -19,7 +17,9 @@ SLACK_API = "https://slack.com/api/"
 class SlackSettings(BaseSettings):
     """How the bot reaches Slack and how it behaves there."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     bot_token: SecretStr | None = Field(
         None, description="The bot token (xoxb-...): OAuth & Permissions, after installing."
@@ -67,23 +67,6 @@ class SlackSettings(BaseSettings):
 
 
 def load_slack_settings() -> SlackSettings:
-    """The bot's settings from the environment; a bad value or a misspelt variable raises
-    :class:`SettingsError` naming it (never its value)."""
-    unknown = sorted(
-        name
-        for name in os.environ
-        if name.upper().startswith(ENV_PREFIX)
-        and name[len(ENV_PREFIX) :].lower() not in SlackSettings.model_fields
-    )
-    if unknown:
-        raise SettingsError(
-            f"Unknown Slack setting variable {', '.join(unknown)}; see docs/slack.md."
-        )
-    try:
-        return SlackSettings()
-    except ValidationError as exc:
-        lines = [
-            f"  - {ENV_PREFIX}{p.field.partition('.')[0].upper()}: {p.problem}"
-            for p in field_problems(exc, "unknown setting")
-        ]
-        raise SettingsError("Invalid Slack settings:\n" + "\n".join(lines)) from None
+    """The bot's settings from the environment and ``.env``; a bad value or a misspelt
+    variable raises :class:`SettingsError` naming it (never its value)."""
+    return load_front_end_settings(SlackSettings, ENV_PREFIX, "Slack")
