@@ -46,8 +46,10 @@ def test_drafts_are_checked_and_the_one_that_keeps_the_story_is_returned() -> No
     assert request.sampling.max_tokens == max_tokens("short")
     assert request.messages[0].content == system_prompt("short")
     assert request.messages[2].content == EXAMPLES[0].continuation  # third person, past
+    # The opening's point of view and tense, told by the checks' heuristics, are asked for.
     assert request.messages[-1].content == (
-        f"Story so far:\n{OPENING}\n\nGenre: mystery\nLength: about 100 words"
+        f"Story so far:\n{OPENING}\n\nGenre: mystery\nPoint of view: third person\n"
+        "Tense: past\nLength: about 100 words"
     )
     result = outcome.result
     assert result.text == GOOD
@@ -74,7 +76,8 @@ def test_a_failing_draft_is_rewritten_with_its_problems_quoted() -> None:
     drafts, repair = outcome.requests
     assert repair.messages[0].content == repair_system_prompt("short")
     assert repair.messages[-1].content == (
-        f"Story so far:\n{OPENING}\n\nLength: about 100 words\n\nDraft:\n{PRESENT}\n\n"
+        f"Story so far:\n{OPENING}\n\nPoint of view: third person\nTense: past\n"
+        f"Length: about 100 words\n\nDraft:\n{PRESENT}\n\n"
         "Problems:\n- it is in the present tense; keep the past tense"
     )
     assert repair.sampling == drafts.sampling
@@ -100,6 +103,14 @@ def test_the_point_of_view_asked_for_picks_the_matching_example_and_is_checked()
     assert outcome.request.messages[2].content == EXAMPLES[1].continuation  # first person
     assert "Point of view: first person\nTense: past\n" in outcome.request.messages[-1].content
     assert outcome.text == FIRST_PERSON
+
+
+def test_an_opening_told_in_the_first_person_present_gets_the_matching_example() -> None:
+    opening = "I wake before dawn. The house is cold and I hear the sea below my window."
+    kit = make_kit(story, engine=FakeEngine(), settings={"story": {"repair_rounds": 0}})
+    request = kit.invoke("story", opening).request
+    assert request.messages[2].content == EXAMPLES[1].continuation
+    assert "Point of view: first person\nTense: present\n" in request.messages[-1].content
 
 
 async def test_in_a_conversation_each_reply_continues_the_whole_story(tmp_path: Path) -> None:

@@ -30,7 +30,15 @@ from musekit.context import Turn
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit.refine import Refined, refine
 from musekit_plugins.drafts import Wording, drafts_result
-from musekit_plugins.story_check import LENGTH_WORDS, Length, Pov, StoryReport, Tense, check_story
+from musekit_plugins.story_check import (
+    LENGTH_WORDS,
+    Length,
+    Pov,
+    StoryReport,
+    Tense,
+    check_story,
+    to_keep,
+)
 from musekit_plugins.story_prompts import Ask, clean_story, draft_messages, repair_messages
 
 MUSEKIT_API = (1,)
@@ -142,7 +150,8 @@ def max_tokens(length: Length) -> int:
 async def run_story(ctx: Context, params: StoryParams) -> Result:
     settings = ctx.settings if isinstance(ctx.settings, StorySettings) else StorySettings()
     story, direction = story_so_far(ctx.history, params.opening)
-    ask = Ask(story, params.length, params.pov, params.tense, params.genre, direction)
+    pov, tense = to_keep(story, params.pov, params.tense)
+    ask = Ask(story, params.length, pov, tense, params.genre, direction)
     request = ChatRequest(
         messages=draft_messages(ask),
         # min_p trims the unlikely tail relative to the top token; a light repetition

@@ -265,6 +265,15 @@ def copied_sentences(text: str, story: str) -> list[str]:
     return [s for s in found if len(s.split()) >= COPY_SENTENCE_WORDS and s in known]
 
 
+def to_keep(
+    story: str, pov: Pov | None = None, tense_asked: Tense | None = None
+) -> tuple[Pov | None, Tense | None]:
+    """The point of view and tense a continuation must keep: those asked for, else the
+    story's when they can be told (a mixed tense cannot)."""
+    told = tense(story)
+    return pov or point_of_view(story), tense_asked or (told if told != "mixed" else None)
+
+
 def check_story(
     text: str,
     story: str,
@@ -276,9 +285,7 @@ def check_story(
     """Check a continuation of ``story`` (the story so far) against the rules above."""
     _, low, high = LENGTH_WORDS[length]
     count = len(words(text))
-    expected_pov = pov or point_of_view(story)
-    story_tense = tense(story)
-    expected_tense = tense_asked or (story_tense if story_tense != "mixed" else None)
+    expected_pov, expected_tense = to_keep(story, pov, tense_asked)
     found_pov, found_tense = point_of_view(text), tense(text)
     share, example = copied_share(text, story)
     copied = copied_sentences(text, story)
