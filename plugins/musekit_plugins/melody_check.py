@@ -2,10 +2,10 @@
 
 music21 reads the tune (the ABC subset of :mod:`musekit_plugins.melody_abc`): the
 check is that it reads, that every note is in the key (a minor key allows its raised
-seventh), that every note lies in a singable range (:data:`LOWEST` to
-:data:`HIGHEST`, C4 to E5: the span hymnals keep to), and that there is one note per
-syllable. Mending moves stray notes into the key and range and adds or removes notes
-at the end to match the syllables; it works on any tune that reads.
+seventh), that every note lies in a singable range (:data:`LOWEST` to :data:`HIGHEST`,
+C4 to E5: a span most untrained voices reach), and that there is one note per
+syllable. Mending drops marks that are not ABC notes, moves stray notes into the range
+and the key, and adds or removes notes at the end to match the syllables.
 
 music21 is an optional dependency (``pip install 'musekit[music]'``), imported on
 first use.
