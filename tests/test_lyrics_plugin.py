@@ -9,11 +9,12 @@ real model.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import Invoke, Script
 
-from musekit import Invocation
+from musekit import ChatRequest, Invocation
 from musekit.context import Turn
 from musekit.craft.song import SongForm, check_song, repeat_choruses
 from musekit.errors import InvalidParameters
@@ -51,6 +52,9 @@ NO_SECOND_HALF = "\n\n".join([VERSE_1, CHORUS])
 UNTAGGED = "The kettle sings\nthe window holds a light"
 SHORT = "[Verse 1]\nsnow"
 
+#: Whole drafts (the loop before line-by-line writing): what most of these tests script.
+WHOLE = {"lyrics": {"line_by_line": False}}
+
 DEFAULT_FORM = SongForm.parse("verse-chorus-verse-chorus", rhyme="verse=XAXA; chorus=AABB", lines=4)
 
 
@@ -73,7 +77,9 @@ def test_the_fixture_song_passes_and_the_broken_ones_fail_the_default_form() -> 
 def test_failing_drafts_are_repaired_with_their_problems_and_the_best_is_returned() -> None:
     engine = FakeEngine([UNTAGGED, NO_SECOND_HALF, CHORUS_OFF])
     engine.script(SONG, SHORT)  # the repairs of CHORUS_OFF, then of NO_SECOND_HALF
-    outcome = make_kit(lyrics, engine=engine).invoke("lyrics", "coming home in winter")
+    outcome = make_kit(lyrics, engine=engine, settings=WHOLE).invoke(
+        "lyrics", "coming home in winter"
+    )
 
     drafts, *repairs = outcome.requests
     assert drafts.n == 3  # all the drafts in one request
@@ -111,7 +117,9 @@ def test_failing_drafts_are_repaired_with_their_problems_and_the_best_is_returne
 
 def test_when_no_draft_passes_the_closest_is_returned_with_its_problems() -> None:
     engine = FakeEngine([UNTAGGED, CHORUS_OFF], default=SHORT)
-    kit = make_kit(lyrics, engine=engine, settings={"lyrics": {"candidates": 2}})
+    kit = make_kit(
+        lyrics, engine=engine, settings={"lyrics": {"candidates": 2, "line_by_line": False}}
+    )
     result = kit.invoke("lyrics", "coming home in winter").result
     assert result.text == CHORUS_OFF
     assert ("song", "structure ok, choruses differ, 1 problem") in [
@@ -137,7 +145,9 @@ def test_lines_copied_from_the_worked_example_are_a_problem() -> None:
     assert report.score == 0.5  # half the lines are the example's
 
     engine = FakeEngine([copying, CHORUS_OFF], default=SONG)
-    kit = make_kit(lyrics, engine=engine, settings={"lyrics": {"candidates": 2}})
+    kit = make_kit(
+        lyrics, engine=engine, settings={"lyrics": {"candidates": 2, "line_by_line": False}}
+    )
     outcome = kit.invoke("lyrics", "coming home in winter")
     assert outcome.text == SONG  # a repair, the copy was not taken as a pass
     assert [v.text for v in outcome.result.variations] == [CHORUS_OFF, copying]
@@ -197,7 +207,7 @@ def test_the_worked_example_passes_its_own_check() -> None:
 
 
 def test_the_prompt_prefix_is_fixed_and_the_request_comes_last() -> None:
-    kit = make_kit(lyrics, engine=FakeEngine(default=SONG))
+    kit = make_kit(lyrics, engine=FakeEngine(default=SONG), settings=WHOLE)
     one = kit.invoke(
         "lyrics",
         "a red kite",
@@ -246,7 +256,7 @@ def test_lines_per_section_are_asked_for_and_checked() -> None:
 
 
 def test_rhyme_none_asks_for_no_scheme() -> None:
-    kit = make_kit(lyrics, engine=FakeEngine(default=SONG))
+    kit = make_kit(lyrics, engine=FakeEngine(default=SONG), settings=WHOLE)
     request = kit.invoke("lyrics", "the sea", rhyme="none", structure="verse-outro").request
     assert request.messages[-1].content == (
         "Theme: the sea\nSections: [Verse] [Outro]\nLines: verse 4, outro 2"
@@ -254,7 +264,7 @@ def test_rhyme_none_asks_for_no_scheme() -> None:
 
 
 def test_sampling_defaults_and_the_token_allowance_follow_the_song() -> None:
-    kit = make_kit(lyrics, engine=FakeEngine(default=SONG))
+    kit = make_kit(lyrics, engine=FakeEngine(default=SONG), settings=WHOLE)
     short = kit.invoke("lyrics", "the sea", structure="verse-chorus", seed=5).request
     assert short.sampling.temperature == 0.9
     assert short.sampling.min_p == 0.08
@@ -272,7 +282,9 @@ def test_sampling_defaults_and_the_token_allowance_follow_the_song() -> None:
 
 def test_settings_size_the_loop() -> None:
     engine = FakeEngine(default=UNTAGGED)
-    settings = {"lyrics": {"candidates": 2, "repair_rounds": 0, "temperature": 0.5}}
+    settings = {
+        "lyrics": {"candidates": 2, "repair_rounds": 0, "temperature": 0.5, "line_by_line": False}
+    }
     outcome = make_kit(lyrics, engine=engine, settings=settings).invoke("lyrics", "x")
     assert [r.n for r in outcome.requests] == [2]
     assert outcome.request.sampling.temperature == 0.5
@@ -323,7 +335,7 @@ def test_bad_parameters_are_refused_clearly_before_the_engine(
     params: dict[str, object], field: str, problem: str
 ) -> None:
     engine = FakeEngine()
-    kit = make_kit(lyrics, engine=engine)
+    kit = make_kit(lyrics, engine=engine, settings=WHOLE)
     with pytest.raises(InvalidParameters) as caught:
         kit.invoke("lyrics", **{"theme": "the sea", **params})
     assert [p.field for p in caught.value.problems] == [field]
@@ -331,7 +343,10 @@ def test_bad_parameters_are_refused_clearly_before_the_engine(
     assert engine.requests == []
 
 
-def test_the_cli_runs_lyrics_with_a_structure(cli: Invoke, cli_engine: FakeEngine) -> None:
+def test_the_cli_runs_lyrics_with_a_structure(
+    cli: Invoke, cli_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUSEKIT_PLUGIN_CONFIG__LYRICS__LINE_BY_LINE", "false")
     song = "\n\n".join([VERSE_1.replace(" 1]", "]"), CHORUS])
     cli_engine.script(UNTAGGED, song, SHORT)
     shown = cli("run", "lyrics", "coming", "home", "--structure", "verse-chorus")
@@ -413,3 +428,38 @@ def test_a_reply_in_a_thread_revises_the_earlier_lyrics() -> None:
     assert request.messages[3].content == "theme: a winter night"
     assert request.messages[4].content == CHORUS_OFF
     assert request.messages[-1].content.startswith("Theme: make the chorus sadder\n")
+
+
+LINE_ASKED = re.compile(r"Write (?:line (\d+)|the chord line) of \[([^\]]+)\]")
+
+
+def test_a_song_is_written_line_by_line_and_the_sample_that_fits_kept() -> None:
+    sections = {"Verse 1": VERSE_1, "Chorus": CHORUS, "Verse 2": VERSE_2}
+
+    def reply(request: ChatRequest, index: int) -> str:
+        asked = LINE_ASKED.search(request.messages[-1].content.splitlines()[-1])
+        assert asked is not None
+        if index == 0:
+            return "[Chorus]"  # a tag is no lyric line: dropped
+        lines = sections[asked[2]].splitlines()[1:]
+        return lines[int(asked[1]) - 1]
+
+    engine = FakeEngine(default=reply)
+    kit = make_kit(lyrics, engine=engine, settings={"lyrics": {"line_samples": 2}})
+    outcome = kit.invoke("lyrics", "coming home in winter")
+
+    assert outcome.result.text == SONG
+    assert outcome.result.data["song_report"]["passed"] is True
+    # Twelve lines (the second chorus is its tag alone), one request each, no repairs.
+    assert len(outcome.requests) == 12
+    assert all(r.n == 2 and r.sampling.stop == ("\n",) for r in outcome.requests)
+    assert len({r.messages[:-1] for r in outcome.requests}) == 1
+    asks = [r.messages[-1].content.splitlines()[-1] for r in outcome.requests]
+    # Verse line 4 rhymes with line 2 ('light'), chorus lines 2 and 4 with 1 and 3.
+    assert asks[3] == "Write line 4 of [Verse 1], ending with the word 'night'."
+    assert asks[5] == "Write line 2 of [Chorus], ending with the word 'fall'."
+    assert outcome.requests[5].messages[-1].content.startswith("Theme: coming home in winter\n")
+    assert (
+        f"{VERSE_1}\n\n[Chorus]\n{CHORUS.splitlines()[1]}\n"
+        in outcome.requests[5].messages[-1].content
+    )

@@ -45,6 +45,8 @@ from musekit.craft.song import (
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit.refine import Refined, feedback, refine, variety
 from musekit_plugins.drafts import Wording, drafts_result
+from musekit_plugins.lyrics_build import LyricsPlan
+from musekit_plugins.piecewise import drafting
 
 MUSEKIT_API = (1,)
 
@@ -69,6 +71,10 @@ LIMITS = Limits(max_output_tokens=1024, max_samples=6, max_seconds=180)
 
 #: Repairs stop this far into the command's time limit, so the best draft is returned in time.
 TIME_SHARE = 0.75
+#: A song written line by line stops asking again for a line this far into the time limit,
+#: and stops writing lines this far, so the song so far is repaired and returned in time.
+LINE_TIME_SHARE = 0.4
+LINE_TIME_LIMIT = 0.65
 
 WORDING = Wording(
     piece="lyrics", asked="theme", form="the song's form", field="song", report_key="song_report"
@@ -171,6 +177,20 @@ class LyricsSettings(BaseModel):
     )
     repair_rounds: int = Field(2, ge=0, le=4, description="Rounds of repairs at most.")
     repairs_per_round: int = Field(2, ge=1, le=4, description="Drafts repaired in each round.")
+    line_by_line: bool = Field(
+        True,
+        description="With more than one candidate, write the song a line at a time (else in "
+        "whole drafts).",
+    )
+    line_samples: int = Field(
+        4,
+        ge=1,
+        le=LIMITS.max_samples,
+        description="A song written line by line: samples of each line, in one request.",
+    )
+    line_tries: int = Field(
+        3, ge=1, le=8, description="Requests for one line at most, while no sample fits."
+    )
 
 
 SPEC = CommandSpec(
@@ -437,8 +457,9 @@ def _as_tag(line: str) -> str:
 async def run_lyrics(ctx: Context, params: LyricsParams) -> Result:
     settings = ctx.settings if isinstance(ctx.settings, LyricsSettings) else LyricsSettings()
     form = song_form(params)
+    history = tuple(ctx.history_messages())
     request = ChatRequest(
-        messages=draft_messages(params, ctx.history_messages()),
+        messages=draft_messages(params, history),
         # min_p trims the unlikely tail relative to the top token, so a high temperature
         # still gives varied drafts without nonsense words; top_p is left open. No
         # repetition penalty: every chorus must repeat the first word for word.
@@ -450,6 +471,25 @@ async def run_lyrics(ctx: Context, params: LyricsParams) -> Result:
             max_tokens=max_tokens(params),
             seed=params.seed,
         ),
+    )
+    chords = params.key is not None
+    plan = LyricsPlan(
+        form,
+        user_message(params),
+        request,
+        check=lambda text: check_lyrics(text, form),
+        clean=clean_lyrics,
+        example=(user_message(example_params(chords)), example_song(chords)),
+        history=history,
+    )
+    limit = ctx.spec.limits.max_seconds
+    draft = drafting(
+        ctx,
+        plan,
+        samples=settings.line_samples,
+        tries=settings.line_tries,
+        time_budget=limit * LINE_TIME_SHARE,
+        time_limit=limit * LINE_TIME_LIMIT,
     )
     refined = await refine(
         ctx,
@@ -464,6 +504,7 @@ async def run_lyrics(ctx: Context, params: LyricsParams) -> Result:
         time_budget=ctx.spec.limits.max_seconds * TIME_SHARE,
         clean=clean_lyrics,
         quality=lambda text: variety(text, repeated_lines_ok=True),
+        draft=draft if settings.line_by_line and settings.candidates > 1 else None,
     )
     return lyrics_result(params, refined)
 

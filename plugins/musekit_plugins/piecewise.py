@@ -12,7 +12,7 @@ It returns the whole text as :class:`~musekit.refine.Drafts`, so
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -166,3 +166,28 @@ async def write_in_parts(
     text = plan.join([part for part in written.parts if part])
     choice = Choice(index=0, text=text, finish_reason="stop")
     return Drafts(Completion(choices=(choice,), usage=written.usage), written.requests)
+
+
+def drafting(
+    source: Context | Engine,
+    plan: Plan,
+    *,
+    samples: int,
+    tries: int,
+    time_budget: float | None = None,
+    time_limit: float | None = None,
+) -> Callable[[int], Awaitable[Drafts]]:
+    """:func:`write_in_parts` as ``refine``'s ``draft`` argument (one draft, whatever the
+    count it is offered)."""
+
+    async def draft(_count: int) -> Drafts:
+        return await write_in_parts(
+            source,
+            plan,
+            samples=samples,
+            tries=tries,
+            time_budget=time_budget,
+            time_limit=time_limit,
+        )
+
+    return draft

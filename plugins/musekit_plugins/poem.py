@@ -10,7 +10,6 @@ become the result's variations. docs/refine.md describes it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -29,9 +28,9 @@ from musekit import (
 )
 from musekit.craft import FormReport, check, get_form
 from musekit.hookspecs import RegisterCommand, RegisterSettings
-from musekit.refine import Drafts, Refined, refine, variety
+from musekit.refine import Refined, refine, variety
 from musekit_plugins.drafts import Wording, drafts_result
-from musekit_plugins.piecewise import write_in_parts
+from musekit_plugins.piecewise import drafting
 from musekit_plugins.poem_build import LINE_BY_LINE, PoemPlan
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_repair import Repairs
@@ -213,8 +212,7 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
     draft = None
     if params.form in LINE_BY_LINE and settings.candidates > 1:
         plan = PoemPlan(params.form, user_message(params), request, history, params.lines)
-        draft = partial(
-            _line_by_line,
+        draft = drafting(
             ctx,
             plan,
             samples=settings.line_samples,
@@ -239,21 +237,6 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
         draft=draft,
     )
     return poem_result(params, refined)
-
-
-async def _line_by_line(
-    ctx: Context,
-    plan: PoemPlan,
-    _count: int,
-    *,
-    samples: int,
-    tries: int,
-    time_budget: float,
-    time_limit: float,
-) -> Drafts:
-    return await write_in_parts(
-        ctx, plan, samples=samples, tries=tries, time_budget=time_budget, time_limit=time_limit
-    )
 
 
 def poem_result(params: PoemParams, refined: Refined[FormReport]) -> Result:

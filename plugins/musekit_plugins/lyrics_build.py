@@ -1,0 +1,251 @@
+"""How the ``lyrics`` command writes a song a line at a time.
+
+As :mod:`musekit_plugins.poem_build` does for poems: each lyric line (and, with a key,
+each section's chord line) is one request of a few short samples, with the song so far
+and what the line needs ("Write line 4 of [Verse 1], ending with the word 'sun'.");
+code keeps the sample with the fewest problems in the song so far
+(:func:`musekit_plugins.lyrics.check_lyrics`) and asks again while none is clean. A
+repeated chorus is written as its tag alone and filled in by the check, as in whole
+drafts. A line that must rhyme is asked to end on a word that does (the song's nouns,
+then plain end words, :func:`musekit_plugins.poem_rhyme.rhyme_targets`); a sample that
+mostly repeats a line of the example song or of this one is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from functools import cache
+
+from musekit import ChatRequest, Message
+from musekit.craft.checker import describe_range
+from musekit.craft.song import SongForm, SongReport, section_tags
+from musekit.craft.song_form import FREE_LINE
+from musekit_plugins.piecewise import Fit
+from musekit_plugins.poem_rhyme import nouns_in, rhyme_targets
+from musekit_plugins.poem_text import answer_lines, last_word
+
+#: Tokens allowed for one lyric or chord line.
+LINE_TOKENS = 32
+
+#: A line this alike (word sequence ratio) to a line of the example or an earlier line of
+#: the song is an echo, not kept.
+ECHO_SIMILARITY = 0.6
+
+LINE_SYSTEM_PROMPT = (
+    "You are a songwriter writing song lyrics one line at a time. Reply with the line only."
+)
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_CHORDS = re.compile(r"^chords\s*:", re.IGNORECASE)
+_TAG = re.compile(r"^\s*\[[^\]]*\]\s*$")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One part of the song: a lyric line (``line`` counted from 0) or, with ``line``
+    ``None``, a section's chord line; ``section`` indexes the song's structure."""
+
+    section: int
+    line: int | None
+
+
+def slots(form: SongForm) -> list[Slot]:
+    """What to write, in order: each section's chord line (with a key) and lyric lines; a
+    chorus after the first is its tag alone."""
+    found: list[Slot] = []
+    chorus_written = False
+    for index, kind in enumerate(form.structure):
+        if kind == "chorus" and chorus_written:
+            continue
+        chorus_written |= kind == "chorus"
+        if form.key is not None:
+            found.append(Slot(index, None))
+        found.extend(Slot(index, line) for line in range(form.lines[kind]))
+    return found
+
+
+def rhyme_partner(form: SongForm, slot: Slot) -> int | None:
+    """The earlier line of the section that lyric line ``slot`` must rhyme with."""
+    if slot.line is None:
+        return None
+    scheme = form.rhyme.get(form.structure[slot.section])
+    if not scheme:
+        return None
+
+    def letter(line: int) -> str:
+        found = scheme[line % len(scheme)]
+        return found if found == FREE_LINE else f"{found}{line // len(scheme)}"
+
+    mine = letter(slot.line)
+    if mine == FREE_LINE:
+        return None
+    return next((i for i in range(slot.line) if letter(i) == mine), None)
+
+
+def _words(line: str) -> list[str]:
+    return _WORD.findall(line.lower())
+
+
+@dataclass(frozen=True)
+class LyricsPlan:
+    """A song as :func:`musekit_plugins.piecewise.write_parts` writes it.
+
+    ``request`` is the request as the prompts word it (``lyrics.user_message``);
+    ``drafting`` the drafting request (its sampling is used, with a line's allowance);
+    ``check`` the lyrics check (``lyrics.check_lyrics`` with the song's form), ``clean``
+    what makes a draft checkable (``lyrics.clean_lyrics``); ``example`` the worked
+    example's request and lyrics; ``history`` the conversation so far.
+    """
+
+    form: SongForm
+    request: str
+    drafting: ChatRequest
+    check: Callable[[str], SongReport]
+    clean: Callable[[str], str]
+    example: tuple[str, str]
+    history: tuple[Message, ...] = ()
+    nouns: list[str] = field(default_factory=list)
+
+    @property
+    def parts(self) -> int:
+        return len(self._slots())
+
+    def fixed(self, done: Sequence[str], index: int) -> str | None:
+        return None
+
+    def ask(self, done: Sequence[str], index: int, attempt: int) -> ChatRequest:
+        """The request for part ``index``: the song so far and what the part needs."""
+        if not self.nouns:
+            self.nouns.extend(nouns_in(self.example[1].splitlines()))
+        example, answer = _line_example(self.example)
+        slot = self._slots()[index]
+        so_far = self.join(done, upto=slot)
+        messages = (
+            Message(role="system", content=LINE_SYSTEM_PROMPT),
+            Message(role="user", content=example),
+            Message(role="assistant", content=answer),
+            *self.history,
+            Message(
+                role="user",
+                content=f"{self.request}\n\n{so_far}\n{self._needs(done, slot, attempt)}",
+            ),
+        )
+        sampling = self.drafting.sampling.model_copy(
+            update={"max_tokens": LINE_TOKENS, "stop": ("\n",)}
+        )
+        return self.drafting.model_copy(update={"messages": messages, "sampling": sampling})
+
+    def parse(self, done: Sequence[str], index: int, answer: str) -> str | None:
+        """The answer's line: a chord line for a chord part, else a lyric line that is no
+        tag, chord line or echo."""
+        found = [line for line in answer_lines(answer) if not _TAG.match(line)]
+        if not found:
+            return None
+        line = found[0]
+        if self._slots()[index].line is None:
+            return line if _CHORDS.match(line) else None
+        if _CHORDS.match(line) or not _words(line):
+            return None
+        earlier = [_words(d) for d in done if not _CHORDS.match(d)]
+        if _echoes(_words(line), (*_example_lines(self.example[1]), *earlier)):
+            return None
+        self.nouns.extend(noun for noun in nouns_in([line]) if noun not in self.nouns)
+        return line
+
+    def fit(self, done: Sequence[str], index: int, part: str) -> Fit:
+        """The part's problems in the song so far: its line's, or its section's chords'."""
+        slot = self._slots()[index]
+        report = self.check(self.clean(self.join([*done, part], upto=slot)))
+        section = report.sections[slot.section] if slot.section < len(report.sections) else None
+        if section is None:
+            return Fit(1, report.score)
+        if slot.line is None:
+            return Fit(sum("chord" in p for p in section.problems), report.score)
+        if slot.line >= len(section.lines):
+            return Fit(1, report.score)
+        problems = len(section.lines[slot.line].problems)
+        problems += sum("copied from the example" in p for p in report.problems)
+        return Fit(problems, report.score)
+
+    def join(self, parts: Sequence[str], upto: Slot | None = None) -> str:
+        """The song: each section's tag and its parts so far; a repeated chorus as its tag
+        alone. With ``upto``, the sections up to that part's (the song so far)."""
+        written: dict[int, list[str]] = {}
+        for slot, part in zip(self._slots(), parts, strict=False):
+            if part:
+                written.setdefault(slot.section, []).append(part)
+        last = len(self.form.structure) - 1 if upto is None else upto.section
+        tags = section_tags(self.form.structure)
+        blocks = [
+            "\n".join([f"[{tags[i]}]", *written.get(i, [])])
+            for i in range(last + 1)
+            if i in written or self._tag_alone(i)
+        ]
+        return "\n\n".join(blocks)
+
+    def _tag_alone(self, section: int) -> bool:
+        kind = self.form.structure[section]
+        return kind == "chorus" and "chorus" in self.form.structure[:section]
+
+    def _needs(self, done: Sequence[str], slot: Slot, attempt: int) -> str:
+        tag = section_tags(self.form.structure)[slot.section]
+        if slot.line is None:
+            key = self.form.key
+            chords = " ".join(key.triads()) if key is not None else ""
+            return f"Write the chord line of [{tag}]: 'Chords:' and four chords from {chords}."
+        needs = [f"Write line {slot.line + 1} of [{tag}]"]
+        template = self.form.syllables.get(self.form.structure[slot.section])
+        if template:
+            needs.append(f"in {describe_range(template[slot.line % len(template)])} syllables")
+        partner = rhyme_partner(self.form, slot)
+        lines = self._section_lines(done, slot)
+        if partner is not None and partner < len(lines):
+            ends = [last_word(line) for line in lines]
+            targets = rhyme_targets(last_word(lines[partner]), self.nouns, ends)
+            if targets:
+                needs.append(f"ending with the word '{targets[attempt % len(targets)]}'")
+        return ", ".join(needs) + "."
+
+    def _section_lines(self, done: Sequence[str], slot: Slot) -> list[str]:
+        return [
+            part
+            for other, part in zip(self._slots(), done, strict=False)
+            if other.section == slot.section and other.line is not None
+        ]
+
+    def _slots(self) -> list[Slot]:
+        return slots(self.form)
+
+
+def _echoes(words: list[str], others: Sequence[Sequence[str]]) -> bool:
+    return any(
+        SequenceMatcher(None, words, other, autojunk=False).ratio() >= ECHO_SIMILARITY
+        for other in others
+    )
+
+
+@cache
+def _example_lines(song: str) -> tuple[tuple[str, ...], ...]:
+    return tuple(
+        tuple(_words(line))
+        for line in song.splitlines()
+        if line.strip() and not _TAG.match(line) and not _CHORDS.match(line)
+    )
+
+
+@cache
+def _line_example(example: tuple[str, str]) -> tuple[str, str]:
+    """The worked example of writing one line: the example song up to its first verse's
+    last line, asked for as a line is; and that line."""
+    request, song = example
+    block = song.split("\n\n")[0].splitlines()  # "[Verse 1]", maybe chords, four lines
+    tag = block[0].strip("[]")
+    lyric = [line for line in block[1:] if not _CHORDS.match(line)]
+    ask = (
+        f"{request}\n\n" + "\n".join(block[:-1]) + f"\nWrite line {len(lyric)} of [{tag}], "
+        f"ending with the word '{last_word(lyric[-1])}'."
+    )
+    return ask, block[-1]
