@@ -471,6 +471,55 @@ async def test_probes_waiting_for_a_free_connection_do_not_mark_the_server_down(
             await pool.aclose()
 
 
+class ClosesReusedConnections:
+    """A replica that answers the first request of each connection and closes the connection
+    when a second one comes: its keep-alive timer always fires just as a request arrives."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/v1"
+        self.dropped = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self._listener.accept()
+                threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            for answered in (False, True):
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += connection.recv(4096) or b"\r\n\r\n"
+                if answered:
+                    self.dropped += 1
+                    return
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+async def test_a_connection_the_server_closes_as_a_probe_reuses_it_is_not_a_failure() -> None:
+    server = ClosesReusedConnections()
+    try:
+        # One connection at a time, so every health probe after the first goes on a reused
+        # one (/metrics is read once, at the start).
+        settings = OpenAISettings(base_urls=[server.base_url], **{**FAST, "metrics_interval": 60})
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as client:
+            pool = EndpointPool(settings, client)
+            await pool.start()
+            try:
+                await until(lambda: server.dropped >= 5)
+                assert pool.endpoints[0].breaker.state is BreakerState.CLOSED
+            finally:
+                await pool.aclose()
+    finally:
+        server.close()
+
+
 async def test_llama_cpp_servers_are_probed_on_their_model_list_only_while_down() -> None:
     # llama_cpp.server cuts off a streaming answer when another request arrives: a
     # replica that works is left alone; one whose breaker opened is probed to recover.

@@ -165,9 +165,7 @@ class EndpointPool:
         else:
             url = endpoint.base_url + "/models"
         try:
-            response = await self._client.get(
-                url, headers=self._headers, timeout=self._settings.probe_timeout
-            )
+            response = await self._get(url)
         except httpx.PoolTimeout:
             return  # every connection is busy streaming answers: nothing learnt of the server
         except httpx.HTTPError:
@@ -182,13 +180,23 @@ class EndpointPool:
     async def _read_load(self, endpoint: Endpoint) -> None:
         url = endpoint.base_url.removesuffix("/v1") + "/metrics"
         try:
-            response = await self._client.get(url, timeout=self._settings.probe_timeout)
+            response = await self._get(url)
         except httpx.PoolTimeout:
             return
         except httpx.HTTPError:
             endpoint.load = UNKNOWN
             return
         endpoint.load = parse_load(response.text) if response.status_code == 200 else UNKNOWN
+
+    async def _get(self, url: str) -> httpx.Response:
+        """A probe's GET, sent once more if the server closed the connection as it went: a
+        kept-alive connection the server timed out just then (its idle clock runs ahead of
+        ours while this loop is busy), which says nothing of its health."""
+        timeout = self._settings.probe_timeout
+        try:
+            return await self._client.get(url, headers=self._headers, timeout=timeout)
+        except httpx.RemoteProtocolError:
+            return await self._client.get(url, headers=self._headers, timeout=timeout)
 
     def _grant_turns(self) -> None:
         """Let as many waiters go as the available replicas have room for now."""
