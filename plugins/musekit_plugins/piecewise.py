@@ -97,8 +97,9 @@ async def write_parts(
     """Write ``plan``'s parts in order: ``samples`` samples a request, at most ``tries``
     requests a part while no sample fits; the best sample of all is kept. Once
     ``time_budget`` seconds have passed, each part left gets one request; once
-    ``time_limit`` seconds have, writing stops and the parts written so far are returned
-    (so the caller has something to show before its own deadline).
+    ``time_limit`` seconds have, writing stops (a request still running is cancelled) and
+    the parts written so far are returned, so the caller has something to show before its
+    own deadline.
 
     A part no sample wrote anything usable for is left empty (the check of the whole
     text then says what is missing). Cancellation (the task, or the context's
@@ -112,6 +113,7 @@ async def write_parts(
     end = None if time_limit is None else loop.time() + time_limit
     done: list[str] = []
     fits: list[Fit] = []
+    out_of_time = False
     usage = Usage()
     requests = 0
     for index in range(plan.parts):
@@ -128,10 +130,14 @@ async def write_parts(
                 if ctx.cancelled.is_set():
                     raise asyncio.CancelledError
                 ctx.status(f"writing part {index + 1} of {plan.parts}")
-            completion = await engine.complete(
-                plan.ask(done, index, attempt).model_copy(update={"n": samples})
-            )
+            request = plan.ask(done, index, attempt).model_copy(update={"n": samples})
             requests += 1
+            try:
+                left = None if end is None else max(end - loop.time(), 0.0)
+                completion = await asyncio.wait_for(engine.complete(request), timeout=left)
+            except TimeoutError:  # the time limit came mid-request: keep what is written
+                out_of_time = True
+                break
             usage = usage + completion.usage
             for choice in completion.choices:
                 part = plan.parse(done, index, choice.text)
@@ -144,9 +150,12 @@ async def write_parts(
                 break
             if deadline is not None and loop.time() >= deadline:
                 break
-        fit, part = best if best is not None else (Fit(problems=1), "")
-        done.append(part)
-        fits.append(fit)
+        if best is not None or not out_of_time:
+            fit, part = best if best is not None else (Fit(problems=1), "")
+            done.append(part)
+            fits.append(fit)
+        if out_of_time:
+            break
     return Written(parts=tuple(done), fits=tuple(fits), usage=usage, requests=requests)
 
 
