@@ -7,7 +7,10 @@ validate parameters and to enforce the command's :class:`Limits`.
 
 from __future__ import annotations
 
+import enum
 import re
+import types
+import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -108,3 +111,25 @@ def field_problems(exc: ValidationError, unknown: str = "unknown parameter") -> 
             message = unknown
         problems.append(FieldProblem(field=field, problem=message))
     return problems
+
+
+def unwrap_optional(annotation: Any) -> Any:
+    """A parameter's type without its ``None``: ``X | None`` -> ``X``; anything else unchanged.
+
+    For front ends that build their own options (CLI, chat commands) from a spec's fields.
+    """
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
+
+
+def choices_of(annotation: Any) -> list[Any] | None:
+    """The values a ``Literal`` or ``Enum`` parameter type allows, in order; ``None`` for
+    any other type."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [member.value for member in annotation]
+    return None

@@ -21,9 +21,8 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 # The CLI's reading of a field's type (its choices), shared rather than copied.
-from musekit.cli.options import _choices, _strip_optional
 from musekit.errors import FieldProblem, InvalidParameters, UsageError
-from musekit.spec import CommandSpec
+from musekit.spec import CommandSpec, choices_of, unwrap_optional
 
 #: What a user types to get a command's help instead of running it.
 HELP_WORDS = frozenset({"help", "--help", "-h", "?"})
@@ -179,7 +178,7 @@ def _option_list(spec: CommandSpec) -> str:
 
 def _describe(info: FieldInfo) -> str:
     parts = [f" {info.description}" if info.description else ""]
-    choices = _choices(_strip_optional(info.annotation)) or []
+    choices = choices_of(unwrap_optional(info.annotation)) or []
     if choices:
         parts.append(f" One of: {', '.join(str(c) for c in choices)}.")
     if not info.is_required() and info.default is not None:

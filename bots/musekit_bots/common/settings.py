@@ -34,7 +34,10 @@ def load_front_end_settings(model: type[S], prefix: str, platform: str) -> S:
         return model()
     except ValidationError as exc:
         lines = [
-            f"  - {prefix}{p.field.partition('.')[0].upper()}: {p.problem}"
+            # A problem with several settings together names its variables itself.
+            f"  - {p.problem}"
+            if p.field == "(parameters)"
+            else f"  - {prefix}{p.field.partition('.')[0].upper()}: {p.problem}"
             for p in field_problems(exc, "unknown setting")
         ]
         raise SettingsError(f"Invalid {platform} settings:\n" + "\n".join(lines)) from None

@@ -11,11 +11,8 @@ signature, exactly as for a hand-written command.
 
 from __future__ import annotations
 
-import enum
 import inspect
 import math
-import types
-import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -24,7 +21,7 @@ import discord
 from discord import app_commands
 from pydantic.fields import FieldInfo
 
-from musekit.spec import CommandSpec
+from musekit.spec import CommandSpec, choices_of, unwrap_optional
 
 #: Discord's limits on one command.
 MAX_OPTIONS = 25
@@ -98,7 +95,7 @@ def cut(text: str, limit: int) -> str:
 
 def _option(field: FieldInfo) -> tuple[Any, list[_Choice]] | None:
     """The option annotation for a field, with its choices when there are too many to list."""
-    kind = _without_none(field.annotation)
+    kind = unwrap_optional(field.annotation)
     choices = _choices(kind)
     if choices is not None:
         if len(choices) <= MAX_CHOICES and len({type(c) for c in choices}) == 1:
@@ -121,21 +118,9 @@ def _option(field: FieldInfo) -> tuple[Any, list[_Choice]] | None:
     return None
 
 
-def _without_none(annotation: Any) -> Any:
-    """``X | None`` -> ``X``; anything else unchanged."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        rest = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return annotation
-
-
 def _choices(kind: Any) -> list[_Choice] | None:
-    if typing.get_origin(kind) is Literal:
-        values = list(typing.get_args(kind))
-    elif isinstance(kind, type) and issubclass(kind, enum.Enum):
-        values = [member.value for member in kind]
-    else:
+    values = choices_of(kind)
+    if values is None:
         return None
     if all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values):
         return values

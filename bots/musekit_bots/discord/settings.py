@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
-from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from musekit.errors import SettingsError
-from musekit.spec import field_problems
+from musekit_bots.common.settings import load_front_end_settings
 
 ENV_PREFIX = "MUSEKIT_DISCORD_"
 
@@ -62,38 +59,19 @@ class DiscordSettings(BaseSettings):
         if self.shard_ids is None:
             return self
         if self.shard_count is None:
-            raise ValueError("shard_ids needs shard_count (the shards of the whole installation)")
+            raise ValueError(
+                f"{ENV_PREFIX}SHARD_IDS needs {ENV_PREFIX}SHARD_COUNT (the shards of the whole "
+                "installation)"
+            )
         outside = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
         if outside:
-            raise ValueError(f"shard ids {outside} are outside 0..{self.shard_count - 1}")
+            raise ValueError(
+                f"{ENV_PREFIX}SHARD_IDS: shard ids {outside} are outside 0..{self.shard_count - 1}"
+            )
         return self
 
 
 def load_discord_settings() -> DiscordSettings:
     """The bot's settings from the environment and ``.env``; a bad value or an unknown
     ``MUSEKIT_DISCORD_`` variable raises :class:`SettingsError` naming it."""
-    unknown = sorted(
-        name
-        for name in [*os.environ, *dotenv_values(".env")]
-        if name.upper().startswith(ENV_PREFIX)
-        and name[len(ENV_PREFIX) :].lower() not in DiscordSettings.model_fields
-    )
-    if unknown:
-        known = ", ".join(ENV_PREFIX + field.upper() for field in DiscordSettings.model_fields)
-        raise SettingsError(
-            f"Unknown Discord setting {', '.join(dict.fromkeys(unknown))}; they are {known}."
-        )
-    try:
-        return DiscordSettings()
-    except ValidationError as exc:
-        lines = [
-            f"  - {_variable(p.field)}: {p.problem}" for p in field_problems(exc, "unknown setting")
-        ]
-        raise SettingsError("Invalid Discord settings:\n" + "\n".join(lines)) from None
-
-
-def _variable(field: str) -> str:
-    """The variable a problem is about; the shard settings when it is about several."""
-    if field == "(parameters)":
-        return f"{ENV_PREFIX}SHARD_IDS / {ENV_PREFIX}SHARD_COUNT"
-    return ENV_PREFIX + field.partition(".")[0].upper()
+    return load_front_end_settings(DiscordSettings, ENV_PREFIX, "Discord")

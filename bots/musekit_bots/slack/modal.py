@@ -13,9 +13,8 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 # The CLI's reading of a field's type (its choices), shared rather than copied.
-from musekit.cli.options import _choices, _strip_optional
 from musekit.errors import InvalidParameters
-from musekit.spec import CommandSpec
+from musekit.spec import CommandSpec, choices_of, unwrap_optional
 from musekit_bots.common.args import checked_params, read_value
 
 #: The callback id of every musekit modal (its command is in the private metadata).
@@ -103,9 +102,9 @@ def _input(name: str, info: FieldInfo, spec: CommandSpec) -> dict[str, Any]:
 
 
 def _element(info: FieldInfo, *, multiline: bool) -> dict[str, Any]:
-    annotation = _strip_optional(info.annotation)
+    annotation = unwrap_optional(info.annotation)
     default = None if info.is_required() else info.default
-    choices = _choices(annotation)
+    choices = choices_of(annotation)
     if annotation is bool:
         choices = [True, False]
     if choices:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import enum
-import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import click
 from pydantic.fields import FieldInfo
 
 from musekit.errors import InvalidParameters
-from musekit.spec import CommandSpec
+from musekit.spec import CommandSpec, choices_of, unwrap_optional
 
 #: Options every generated command has; a spec field of the same name gets ``--param-NAME``.
 COMMON_OPTIONS = ("json", "output_dir")
@@ -112,7 +110,7 @@ def _invalid_message(spec: CommandSpec, exc: InvalidParameters) -> str:
 
 
 def _option(name: str, info: FieldInfo) -> click.Option:
-    annotation = _strip_optional(info.annotation)
+    annotation = unwrap_optional(info.annotation)
     flag = option_name(name)
     help_text = _field_help(info)
     if annotation is bool:
@@ -147,7 +145,7 @@ class _FileText(click.ParamType[Any]):
 
 def _click_type(annotation: Any) -> click.ParamType[Any]:
     """Choices for literals and enums, numbers for int and float; the spec checks the rest."""
-    choices = _choices(annotation)
+    choices = choices_of(annotation)
     if choices is not None:
         return _Choice(choices)
     numbers: dict[Any, click.ParamType[Any]] = {int: click.INT, float: click.FLOAT}
@@ -163,22 +161,6 @@ class _Choice(click.Choice):  # type: ignore[type-arg]
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return self.values[super().convert(value, param, ctx)]
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _choices(annotation: Any) -> list[Any] | None:
-    if typing.get_origin(annotation) is typing.Literal:
-        return list(typing.get_args(annotation))
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return [member.value for member in annotation]
-    return None
 
 
 def _field_help(info: FieldInfo) -> str:
