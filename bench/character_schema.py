@@ -17,7 +17,8 @@ and seconds and completion tokens per character. Target: 100% of delivered resul
 valid.
 
 Run: ``python bench/character_schema.py`` (20 concepts); ``--concepts 3`` for a
-subset; ``--threads N`` for the engine. The command's time limit is raised to
+subset; ``--threads N`` for the engine; Ctrl-C prints the figures of the concepts
+finished so far. The command's time limit is raised to
 ``--max-seconds`` (default 1800), so that on a loaded machine the figures are about
 validity, not timeouts; the seconds per character printed say how long it took.
 """
@@ -31,7 +32,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from musekit import ChatRequest, Invocation, MusekitError, Runner
+from musekit import ChatRequest, Engine, Invocation, MusekitError, Runner
 from musekit.engine.embedded import EmbeddedEngine
 from musekit.engine.models import default_model_path
 from musekit.plugins import PluginHost, PluginSelection
@@ -66,11 +67,15 @@ CONCEPTS = (
 SETTINGS = CharacterSettings()
 
 
-@dataclass
-class Tally:
-    valid: int = 0
-    seconds: float = 0.0
-    tokens: int = 0
+@dataclass(frozen=True)
+class Run:
+    """One concept's run: valid or not (and, for the pipeline, how), seconds, tokens."""
+
+    valid: bool
+    seconds: float
+    tokens: int
+    first_reply_valid: bool = False
+    model_valid: bool = False
 
 
 def character_host(max_seconds: float) -> PluginHost:
@@ -86,7 +91,10 @@ def character_host(max_seconds: float) -> PluginHost:
     return host
 
 
-async def baseline(engine: EmbeddedEngine, concept: str, seed: int, tally: Tally) -> bool:
+RULES = SheetRules(DEFAULT_FIELDS, copied=EXAMPLE_SHEET)
+
+
+async def baseline(engine: Engine, concept: str, seed: int) -> Run:
     """One unconstrained single-shot prompt: the command's own first request, no schema."""
     request = ChatRequest(
         messages=new_messages(Brief(concept), DEFAULT_FIELDS, None),
@@ -98,17 +106,14 @@ async def baseline(engine: EmbeddedEngine, concept: str, seed: int, tally: Tally
     )
     started = time.perf_counter()
     completion = await engine.complete(request)
-    tally.seconds += time.perf_counter() - started
-    tally.tokens += completion.usage.completion_tokens
-    rules = SheetRules(DEFAULT_FIELDS, copied=EXAMPLE_SHEET)
-    valid = check_sheet(completion.text.strip(), rules).passed
-    tally.valid += valid
-    return valid
+    return Run(
+        valid=check_sheet(completion.text.strip(), RULES).passed,
+        seconds=time.perf_counter() - started,
+        tokens=completion.usage.completion_tokens,
+    )
 
 
-async def pipeline(
-    runner: Runner, concept: str, seed: int, tally: Tally, first: Tally, model: Tally
-) -> bool:
+async def pipeline(runner: Runner, concept: str, seed: int) -> Run:
     """The ``character`` command; valid when its character passes the check again and its
     PNG card holds the same card as its data."""
     invocation = Invocation(command="character", params={"concept": concept, "seed": seed})
@@ -116,24 +121,19 @@ async def pipeline(
     try:
         result = await runner.run(invocation)
     except MusekitError as exc:  # a timeout on a loaded machine, say: no result delivered
-        tally.seconds += time.perf_counter() - started
         print(f"  {concept[:50]}: {exc.message}")
-        return False
-    tally.seconds += result.metrics.seconds
-    tally.tokens += result.metrics.completion_tokens
+        return Run(valid=False, seconds=time.perf_counter() - started, tokens=0)
     report = result.data["schema_report"]
     assert isinstance(report, dict)
-    model.valid += bool(report["model_passed"])
-    first.valid += bool(report["model_passed"]) and report["repair_rounds"] == 0
-    rules = SheetRules(DEFAULT_FIELDS, copied=EXAMPLE_SHEET)
-    sheet_ok = check_sheet(json.dumps(result.data["character"]), rules).passed
+    sheet_ok = check_sheet(json.dumps(result.data["character"]), RULES).passed
     card_ok = read_card(result.attachments[0].data).to_v3() == result.data["card"]
-    tally.valid += sheet_ok and card_ok
-    return sheet_ok and card_ok
-
-
-def share(tally: Tally, count: int) -> str:
-    return f"{tally.valid}/{count} ({tally.valid / count:.0%})"
+    return Run(
+        valid=sheet_ok and card_ok,
+        seconds=result.metrics.seconds,
+        tokens=result.metrics.completion_tokens,
+        first_reply_valid=bool(report["model_passed"]) and report["repair_rounds"] == 0,
+        model_valid=bool(report["model_passed"]),
+    )
 
 
 async def main() -> None:
@@ -152,33 +152,50 @@ async def main() -> None:
     engine = EmbeddedEngine(default_model_path(), threads=args.threads)
     await engine.load()
     runner = Runner(character_host(args.max_seconds), engine)
-    base, delivered, first, model = Tally(), Tally(), Tally(), Tally()
+    runs: list[tuple[Run, Run]] = []
     print(f"{len(concepts)} concepts on {engine.model}")
     try:
         for seed, concept in enumerate(concepts):
-            plain = await baseline(engine, concept, seed, base)
-            made = await pipeline(runner, concept, seed, delivered, first, model)
+            plain = await baseline(engine, concept, seed)
+            made = await pipeline(runner, concept, seed)
+            runs.append((plain, made))
             print(
-                f"  {concept[:50]:<50} baseline {'valid' if plain else 'invalid':<8} "
-                f"pipeline {'valid' if made else 'INVALID'}"
+                f"  {concept[:50]:<50} baseline {'valid' if plain.valid else 'invalid':<8} "
+                f"{plain.seconds:5.0f} s  pipeline {'valid' if made.valid else 'INVALID':<8} "
+                f"{made.seconds:5.0f} s"
             )
+    except asyncio.CancelledError:  # Ctrl-C: the figures of the concepts finished
+        print(f"\ninterrupted after {len(runs)} of {len(concepts)} concepts")
     finally:
         await engine.aclose()
-    count = len(concepts)
+    if runs:
+        summary([plain for plain, _ in runs], [made for _, made in runs])
+
+
+def share(count: int, total: int) -> str:
+    return f"{count}/{total} ({count / total:.0%})"
+
+
+def summary(plain: list[Run], made: list[Run]) -> None:
+    total = len(made)
+    valid = sum(r.valid for r in made)
+    base_valid = sum(r.valid for r in plain)
     print()
-    print(f"baseline (one unconstrained prompt)   valid {share(base, count)}")
-    print(f"pipeline, first constrained reply     valid {share(first, count)}")
-    print(f"pipeline, model's reply after repairs valid {share(model, count)}")
-    print(f"pipeline, delivered result            valid {share(delivered, count)}  (target 100%)")
-    ratio = f"{delivered.valid / base.valid:.2f}" if base.valid else "inf (baseline 0)"
+    print(f"baseline (one unconstrained prompt)   valid {share(base_valid, total)}")
+    first, repaired = sum(r.first_reply_valid for r in made), sum(r.model_valid for r in made)
+    print(f"pipeline, first constrained reply     valid {share(first, total)}")
+    print(f"pipeline, model's reply after repairs valid {share(repaired, total)}")
+    print(f"pipeline, delivered result            valid {share(valid, total)}  (target 100%)")
+    ratio = f"{valid / base_valid:.2f}" if base_valid else "inf (baseline 0)"
     print(f"ratio delivered/baseline valid: {ratio}")
+    seconds, base_seconds = sum(r.seconds for r in made), sum(r.seconds for r in plain)
     print(
-        f"seconds per character: pipeline {delivered.seconds / count:.1f}, "
-        f"baseline {base.seconds / count:.1f} (ratio {delivered.seconds / base.seconds:.2f})"
+        f"seconds per character: pipeline {seconds / total:.1f}, "
+        f"baseline {base_seconds / total:.1f} (ratio {seconds / base_seconds:.2f})"
     )
     print(
-        f"completion tokens per character: pipeline {delivered.tokens / count:.0f}, "
-        f"baseline {base.tokens / count:.0f}"
+        f"completion tokens per character: pipeline {sum(r.tokens for r in made) / total:.0f}, "
+        f"baseline {sum(r.tokens for r in plain) / total:.0f}"
     )
 
 

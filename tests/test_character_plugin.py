@@ -4,6 +4,7 @@ evolving a card (parameter, PNG, conversation), the CLI, and one run on the real
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 from pathlib import Path
@@ -15,6 +16,7 @@ from PIL import Image, PngImagePlugin
 
 from musekit import InvalidParameters, Invocation, Runner, Turn
 from musekit.testing import FakeEngine, check_conformance, make_kit
+from musekit.testing.kit import run_sync
 from musekit_plugins import character
 from musekit_plugins.cards import read_card
 from musekit_plugins.cards.png import chunks
@@ -362,3 +364,16 @@ async def test_a_thread_begun_from_a_card_keeps_that_card_s_other_fields() -> No
     assert v2["data"]["x_future_field"] == original["data"]["x_future_field"]
     assert v2["x_exporter"] == original["x_exporter"]
     assert result.data["evolved_from"] == "conversation"
+
+
+def test_the_schema_bench_counts_valid_and_invalid_replies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "bench"))
+    bench = importlib.import_module("character_schema")
+    runner = Runner(bench.character_host(60.0), FakeEngine(default=reply()))
+    made = run_sync(bench.pipeline(runner, CONCEPT, 0))
+    assert made.valid
+    assert made.first_reply_valid
+    assert made.model_valid
+    plain = run_sync(bench.baseline(FakeEngine(default="Morag is a baker."), CONCEPT, 0))
+    assert not plain.valid
+    assert run_sync(bench.baseline(FakeEngine(default=reply()), CONCEPT, 0)).valid
