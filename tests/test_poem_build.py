@@ -8,7 +8,11 @@ a line is asked for again.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+
+import pytest
+from conftest import Script
 
 from musekit import ChatRequest, Message, Sampling
 from musekit.craft import check
@@ -169,3 +173,32 @@ def test_a_rhyme_swap_replaces_only_a_noun_after_a_determiner() -> None:
     assert rhyme_swaps("and the lamp was shining", "tree", ["sea"]) == []
     # The word to rhyme with, and the poem's end words, are not used.
     assert rhyme_swaps("beside the fire", "sea", ["sea", "tree"], taken=["tree"]) == []
+
+
+@pytest.mark.model
+def test_on_the_embedded_model_a_limerick_written_line_by_line_is_reported_truly(
+    musekit_script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two short samples a line, one request each, no repairs: quick, and enough to run
+    # the line-by-line path on the real model. The report must tell the truth.
+    monkeypatch.setenv("MUSEKIT_ENGINE__THREADS", "1")
+    for setting, value in (
+        ("CANDIDATES", "2"),
+        ("LINE_SAMPLES", "2"),
+        ("LINE_TRIES", "1"),
+        ("REPAIR_ROUNDS", "0"),
+    ):
+        monkeypatch.setenv(f"MUSEKIT_PLUGIN_CONFIG__POEM__{setting}", value)
+    done = musekit_script(
+        "run", "poem", "a cat on a mat", "--form", "limerick", "--json", timeout=240
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    # On a loaded machine the time limit may cut the lines short: the report must still
+    # be the text's.
+    text = result["sections"][0]["body"]
+    report = check(text, "limerick")
+    assert result["data"]["form_report"] == report.to_json()
+    assert {"name": "form", "value": report.summary()} in result["fields"]
+    # Five line requests of two samples of at most LINE_TOKENS tokens each.
+    assert result["metrics"]["completion_tokens"] <= 5 * 2 * LINE_TOKENS
