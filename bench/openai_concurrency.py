@@ -10,7 +10,10 @@ the baseline's median batch time over musekit's (commands per second, relative).
 
 The engine's backpressure limit (``max_waiting``) is raised past the batch size:
 the fake server reports every request it holds as waiting, and what is measured
-here is the client's cost, not its queueing policy.
+here is the client's cost, not its queueing policy. So is its probe timeout: on a
+loaded machine the fake server, busy streaming 256 answers, can take seconds to
+accept a ``/health`` probe's connection, and a breaker opened by that would fail
+the batch (the probes still run, as often as in production).
 
 Every batch starts with no idle connection on either side (a pause longer than
 the keep-alive expiry before each). httpcore 1.0.9 hands one idle connection to
@@ -83,7 +86,7 @@ async def raw_batch(client: httpx.AsyncClient, url: str, bodies: list[dict[str, 
 
 
 async def measure(url: str, concurrency: int, repeats: int) -> tuple[list[float], list[float]]:
-    settings = OpenAISettings(base_urls=[url], max_waiting=concurrency * 4)
+    settings = OpenAISettings(base_urls=[url], max_waiting=concurrency * 4, probe_timeout=30)
     engine = OpenAIEngine(settings)
     recording = Recording(engine)
     # Warm-up, and the bodies the raw loop will send.

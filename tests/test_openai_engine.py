@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import http.server
 import json
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -425,36 +426,61 @@ async def test_a_slow_consumer_is_not_taken_for_a_silent_server(server: FakeVLLM
     assert "".join(texts) == "Soft white snow"
 
 
-class _PlainJSONServer(http.server.BaseHTTPRequestHandler):
-    """A server that lists a model but answers chat requests with plain JSON, never a stream."""
+class _OddServer(http.server.BaseHTTPRequestHandler):
+    """Lists a model; answers chat requests with plain JSON (path ``/plain/v1``), or with the
+    stream of events gzip-compressed (``/gzip/v1``)."""
 
     def do_GET(self) -> None:
-        self._answer({"data": [{"id": "plain", "max_model_len": 4096}]})
+        self._answer(json.dumps({"data": [{"id": "odd", "max_model_len": 4096}]}).encode())
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
-        self._answer({"choices": [{"index": 0, "message": {"content": "hi"}}]})
+        if self.path.startswith("/plain/"):
+            self._answer(json.dumps({"choices": [{"index": 0, "message": {"content": "hi"}}]}))
+            return
+        chunks = [
+            {"choices": [{"index": 0, "delta": {"content": "Soft"}, "finish_reason": None}]},
+            {"choices": [{"index": 0, "delta": {"content": " snow"}, "finish_reason": "stop"}]},
+        ]
+        events = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+        self._answer(gzip.compress(events.encode()), "text/event-stream", gzipped=True)
 
-    def _answer(self, document: dict[str, Any]) -> None:
-        body = json.dumps(document).encode()
+    def _answer(
+        self, body: str | bytes, content_type: str = "application/json", *, gzipped: bool = False
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else body
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Type", content_type)
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
-async def test_an_answer_that_is_not_a_stream_of_events_is_a_clear_error() -> None:
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PlainJSONServer) as plain:
-        thread = threading.Thread(target=plain.serve_forever, daemon=True)
-        thread.start()
-        engine = OpenAIEngine(settings_for(f"http://127.0.0.1:{plain.server_address[1]}/v1"))
-        try:
-            with pytest.raises(EngineError, match="did not answer with a stream of events"):
-                await engine.generate(ASK)
-        finally:
-            await engine.aclose()
-            plain.shutdown()
+@pytest.fixture
+def odd_server() -> Iterator[str]:
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OddServer) as odd:
+        threading.Thread(target=odd.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{odd.server_address[1]}"
+        odd.shutdown()
+
+
+async def test_an_answer_that_is_not_a_stream_of_events_is_a_clear_error(odd_server: str) -> None:
+    engine = OpenAIEngine(settings_for(f"{odd_server}/plain/v1"))
+    try:
+        with pytest.raises(EngineError, match="did not answer with a stream of events"):
+            await engine.generate(ASK)
+    finally:
+        await engine.aclose()
+
+
+async def test_a_compressed_stream_of_events_is_read(odd_server: str) -> None:
+    engine = OpenAIEngine(settings_for(f"{odd_server}/gzip/v1"))
+    try:
+        assert await engine.generate(ASK) == "Soft snow"
+    finally:
+        await engine.aclose()

@@ -195,8 +195,11 @@ class OpenAIEngine(Engine):
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 raise EngineError(_NOT_SSE)
             decoder = EventDecoder()
-            # An async generator: closed here on every path, never left to the collector.
-            raw = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+            # The body as sent when it is not compressed (one generator less per chunk). An
+            # async generator: closed here on every path, never left to the collector.
+            identity = response.headers.get("content-encoding", "identity") == "identity"
+            read = response.aiter_raw if identity else response.aiter_bytes
+            raw = cast(AsyncGenerator[bytes, None], read())
             async with aclosing(raw) as chunks:
                 watchdog.reading()
                 async for chunk in chunks:
