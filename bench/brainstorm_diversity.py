@@ -16,8 +16,8 @@ over the baseline's as ratios. Target: more distinct ideas (ratio above 1) and a
 mean similarity (ratio below 1).
 
 Run: ``python bench/brainstorm_diversity.py`` (20 topics, 5 ideas each); ``--topics 3``
-while iterating; ``--count N``, ``--threads T``, ``--seed S`` (topic ``i`` uses
-``S + i`` in both runs).
+while iterating (Ctrl-C prints the figures of the topics finished); ``--count N``,
+``--threads T``, ``--seed S`` (topic ``i`` uses ``S + i`` in both runs).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from musekit.context import Context
@@ -148,9 +149,19 @@ async def pipeline(engine: Engine, topic: str, count: int, seed: int | None) -> 
     return tally
 
 
+async def side(run: Awaitable[Tally], topic: str) -> Tally:
+    """One side's figures for a topic; an error counts as no ideas delivered."""
+    try:
+        return await run
+    except MusekitError as exc:
+        print(f"  '{topic}': {exc.message}", file=sys.stderr)
+        return Tally(delivered=[0], distinct=[0], errors=1)
+
+
 def merge(into: Tally, one: Tally) -> None:
     for name in ("delivered", "distinct", "similarity", "distinct_2", "tokens", "seconds"):
         getattr(into, name).extend(getattr(one, name))
+    into.errors += one.errors
 
 
 def mean(values: list[float] | list[int]) -> float:
@@ -203,30 +214,26 @@ async def main() -> None:
     await engine.load()
     print(f"{args.topics} topics on {engine.model} ({args.threads} threads)", file=sys.stderr)
     plain, full = Tally(), Tally()
+    done = 0
     try:
         for index, topic in enumerate(TOPICS[: args.topics]):
             seed = None if args.seed is None else args.seed + index
-            for side, run in (
-                (plain, baseline(engine, topic, args.count, seed)),
-                (full, pipeline(engine, topic, args.count, seed)),
-            ):
-                try:
-                    merge(side, await run)
-                except MusekitError as exc:  # nothing delivered: no ideas, none distinct
-                    print(f"  '{topic}': {exc.message}", file=sys.stderr)
-                    side.errors += 1
-                    side.delivered.append(0)
-                    side.distinct.append(0)
+            one = await side(baseline(engine, topic, args.count, seed), topic)
+            other = await side(pipeline(engine, topic, args.count, seed), topic)
+            merge(plain, one)
+            merge(full, other)
+            done += 1
             print(
-                f"  {index + 1}/{args.topics} {topic}: distinct {plain.distinct[-1:]} vs "
-                f"{full.distinct[-1:]}; so far distinct {sum(plain.distinct)} vs "
-                f"{sum(full.distinct)}, similarity {mean(plain.similarity):.3f} vs "
-                f"{mean(full.similarity):.3f}",
+                f"  {done}/{args.topics} {topic}: distinct {one.distinct} vs {other.distinct}; "
+                f"so far distinct {sum(plain.distinct)} vs {sum(full.distinct)}, similarity "
+                f"{mean(plain.similarity):.3f} vs {mean(full.similarity):.3f}",
                 file=sys.stderr,
             )
+    except asyncio.CancelledError:  # Ctrl-C: the figures of the topics finished
+        print(f"interrupted: {done} of {args.topics} topics finished", file=sys.stderr)
     finally:
         await engine.aclose()
-    report(plain, full, args.topics, args.count)
+    report(plain, full, done, args.count)
 
 
 if __name__ == "__main__":
