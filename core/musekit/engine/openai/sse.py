@@ -51,7 +51,7 @@ class EventDecoder:
                 if data:
                     joined = data[0] if len(data) == 1 else b"\n".join(data)
                     events.append(joined.decode("utf-8", "replace"))
-                    data = self._data = []
+                    data.clear()
             elif line.startswith(b"data"):
                 if line.startswith(b"data: "):
                     data.append(line[6:])
