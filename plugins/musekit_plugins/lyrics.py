@@ -45,7 +45,7 @@ from musekit.craft.song import (
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit.refine import Refined, feedback, refine, variety
 from musekit_plugins.drafts import Wording, drafts_result
-from musekit_plugins.lyrics_build import LyricsPlan
+from musekit_plugins.lyrics_build import LINE_TOKENS, LyricsPlan
 from musekit_plugins.piecewise import drafting
 
 MUSEKIT_API = (1,)
@@ -483,6 +483,7 @@ async def run_lyrics(ctx: Context, params: LyricsParams) -> Result:
         history=history,
     )
     limit = ctx.spec.limits.max_seconds
+    line_by_line = settings.line_by_line and settings.candidates > 1
     draft = drafting(
         ctx,
         plan,
@@ -499,12 +500,18 @@ async def run_lyrics(ctx: Context, params: LyricsParams) -> Result:
         candidates=settings.candidates,
         repair_rounds=settings.repair_rounds,
         repairs_per_round=settings.repairs_per_round,
-        # Repairs may spend as many tokens as the drafts were allowed.
-        token_budget=2 * settings.candidates * request.sampling.max_tokens,
+        # Repairs may spend as many tokens as the drafts were allowed, besides the most that
+        # writing line by line may take.
+        token_budget=2 * settings.candidates * request.sampling.max_tokens
+        + (
+            plan.parts * settings.line_samples * settings.line_tries * LINE_TOKENS
+            if line_by_line
+            else 0
+        ),
         time_budget=ctx.spec.limits.max_seconds * TIME_SHARE,
         clean=clean_lyrics,
         quality=lambda text: variety(text, repeated_lines_ok=True),
-        draft=draft if settings.line_by_line and settings.candidates > 1 else None,
+        draft=draft if line_by_line else None,
     )
     return lyrics_result(params, refined)
 

@@ -33,7 +33,7 @@ from musekit_plugins.drafts import Wording, drafts_result
 from musekit_plugins.piecewise import drafting
 from musekit_plugins.poem_build import LINE_BY_LINE, PoemPlan
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
-from musekit_plugins.poem_repair import Repairs
+from musekit_plugins.poem_repair import LINE_TOKENS, Repairs
 from musekit_plugins.poem_text import clean_poem
 
 MUSEKIT_API = (1,)
@@ -210,8 +210,10 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
     )
     repairs = Repairs(params.form, user_message(params), request, params.lines)
     draft = None
+    plan_cost = 0
     if params.form in LINE_BY_LINE and settings.candidates > 1:
         plan = PoemPlan(params.form, user_message(params), request, history, params.lines)
+        plan_cost = plan.parts * settings.line_samples * settings.line_tries * LINE_TOKENS
         draft = drafting(
             ctx,
             plan,
@@ -230,7 +232,9 @@ async def run_poem(ctx: Context, params: PoemParams) -> Result:
         repairs_per_round=settings.repairs_per_round,
         repair_samples=settings.repair_samples,
         apply_repair=repairs.apply,
-        token_budget=TOKEN_BUDGET_SHARE * settings.candidates * request.sampling.max_tokens,
+        # Repairs may spend this much, besides the most that writing line by line may take.
+        token_budget=TOKEN_BUDGET_SHARE * settings.candidates * request.sampling.max_tokens
+        + (plan_cost if draft else 0),
         time_budget=ctx.spec.limits.max_seconds * TIME_SHARE,
         clean=clean_poem,
         quality=lambda text: variety(text, repeated_lines_ok=bool(get_form(params.form).refrains)),
