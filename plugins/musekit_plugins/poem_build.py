@@ -3,12 +3,14 @@
 A sonnet, a villanelle or a limerick asks for more at once (syllables, meter, rhymes
 across lines) than a small model keeps track of in one draft. Written line by line,
 each line is one request of a few short samples, with the lines so far and what this
-line needs spelled out ("Write line 3, in 10 or 11 syllables, ending with a word that
-rhymes with 'day' (such as 'way' or 'bay')"); code keeps the sample that fits best,
-judged by :func:`musekit.craft.check` on the poem so far, and asks again while none
-fits. A refrain is copied from the line it repeats; a line that mostly repeats an
-earlier line or a line of the worked examples is not kept. The rhyme suggestions are
-words of the worked examples and of the lines written so far: plain words a poem uses.
+line needs spelled out ("Write line 3, in 10 to 11 syllables, ending with the word
+'bay'."); code keeps the sample that fits best, judged by :func:`musekit.craft.check`
+on the poem so far, and asks again while none fits. A line that must rhyme is asked
+to end on a word that does (:func:`musekit_plugins.poem_rhyme.rhyme_targets`: the
+poem's own nouns, then plain end words; another at each new request), and a line
+that starts a rhyme must end on a word some later line can be asked for. A refrain is
+copied from the line it repeats; a line that mostly repeats an earlier line or a line
+of the worked examples is not kept.
 
 The prompts are the line repair's (:mod:`musekit_plugins.poem_repair`): a fixed prefix
 per form, the conversation so far, then the request and the lines in the last message.
@@ -48,16 +50,6 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 #: A line this alike (word sequence ratio) to a line of the worked examples or an earlier
 #: line of the poem is an echo, not kept.
 ECHO_SIMILARITY = 0.6
-
-
-@cache
-def example_words() -> tuple[str, ...]:
-    """Every word of the worked examples, each once, in order: the rhyme suggestions'
-    first source."""
-    found: dict[str, None] = {}
-    for prompt in FORM_PROMPTS.values():
-        found.update(dict.fromkeys(_WORD.findall(prompt.poem.lower())))
-    return tuple(found)
 
 
 @cache
@@ -133,9 +125,7 @@ class PoemPlan:
             targets = rhyme_targets(last_word(done[partner]), self.nouns, _ends(done))
             end_word = targets[attempt % len(targets)] if targets else None
         example, answer = build_example(self.form)
-        ask = line_request(
-            self.request, self.form, done, Span(index), (), self.nouns, end_word=end_word
-        )
+        ask = line_request(self.request, self.form, done, Span(index), (), end_word=end_word)
         messages = (
             Message(role="system", content=line_system_prompt(self.form)),
             Message(role="user", content=example),

@@ -17,12 +17,12 @@ put everything from the user and the draft in the last message.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 from musekit import ChatRequest, Message
-from musekit.craft import FormReport, check, get_form, rhyme_strength
+from musekit.craft import FormReport, check, get_form
 from musekit.refine import feedback
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_text import answer_lines, last_word, poem_lines, put_line
@@ -74,18 +74,13 @@ def target(report: FormReport, expected: int | None) -> Span | None:
 
 
 def line_needs(
-    form: FormName,
-    index: int,
-    lines: Sequence[str],
-    rhymes: Collection[str] = (),
-    end_word: str | None = None,
+    form: FormName, index: int, lines: Sequence[str], end_word: str | None = None
 ) -> str:
     """What line ``index`` (0-based) of ``form`` must be, given the poem's other ``lines``.
 
-    ``rhymes`` are words to suggest for its rhyme (the first two that rhyme perfectly
-    with the word the line must rhyme with, other than that word); ``end_word`` asks for
-    that word at the end instead (a small model ends a line on a word it is given far
-    more often than on a word that rhymes)."""
+    ``end_word`` asks for that word at the end instead of "a word that rhymes with" the
+    partner line's (a small model ends a line on a word it is given far more often than
+    on a word that rhymes)."""
     spec = get_form(form)
     for source, repeats in spec.refrains:
         if index + 1 in repeats and source <= len(lines):
@@ -98,21 +93,8 @@ def line_needs(
     if partner is not None and end_word is not None:
         needs.append(f"ending with the word '{end_word}'")
     elif partner is not None and partner < len(lines) and (end := last_word(lines[partner])):
-        hints = rhyming_words(end, rhymes)[:2]
-        such = f" (such as {' or '.join(repr(word) for word in hints)})" if hints else ""
-        needs.append(f"ending with a word that rhymes with '{end}'{such}")
+        needs.append(f"ending with a word that rhymes with '{end}'")
     return ", ".join(needs)
-
-
-def rhyming_words(word: str, vocabulary: Iterable[str]) -> list[str]:
-    """The words of ``vocabulary`` that rhyme perfectly with ``word`` (not ``word`` itself),
-    each once, in their order."""
-    found: list[str] = []
-    for candidate in vocabulary:
-        same = candidate.lower() == word.lower() or candidate.lower() in found
-        if not same and rhyme_strength(word, candidate) >= 1.0:
-            found.append(candidate.lower())
-    return found
 
 
 def rhyme_partner(form: FormName, index: int) -> int | None:
@@ -136,23 +118,22 @@ def line_request(
     lines: Sequence[str],
     span: Span,
     problems: Sequence[str],
-    rhymes: Collection[str] = (),
     end_word: str | None = None,
 ) -> str:
     """The last message of a line repair: the user's request, the lines before, the
-    problems, and what to write (``rhymes``, ``end_word``: see :func:`line_needs`)."""
+    problems, and what to write (``end_word``: see :func:`line_needs`)."""
     shown = range(max(0, span.start - CONTEXT_LINES), min(span.start, len(lines)))
     before = "".join(f"Line {i + 1}: {lines[i]}\n" for i in shown)
     problem = f"Problem: {'; '.join(problems)}\n" if problems else ""
     if span.count == 1:
-        needs = line_needs(form, span.start, lines, rhymes, end_word)
+        needs = line_needs(form, span.start, lines, end_word)
         ask = f"Write line {span.start + 1}{', ' + needs if needs else ''}."
     else:
         last = span.start + span.count
         each = [
             f"line {i + 1} {needs}"
             for i in range(span.start, last)
-            if (needs := line_needs(form, i, lines, rhymes))
+            if (needs := line_needs(form, i, lines))
         ]
         ask = f"Write lines {span.start + 1} to {last}{': ' + '; '.join(each) if each else ''}."
     return f"{request}\n{before}{problem}{ask}"
