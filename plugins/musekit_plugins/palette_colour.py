@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from coloraide import Color
+if TYPE_CHECKING:
+    from coloraide import Color
 
 MIN_CONTRAST = 4.5
 MIN_DIFFERENCE = 5.0
@@ -27,6 +29,14 @@ STEP = 0.005
 HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
+def _color(value: str) -> Color:
+    # ColorAide takes about 0.25 s to import: only a palette run pays it, not every
+    # `musekit` command that loads the plugins.
+    from coloraide import Color
+
+    return Color(value)
+
+
 def is_hex(value: str) -> bool:
     """Whether ``value`` is a colour written ``#RRGGBB``."""
     return bool(HEX.fullmatch(value))
@@ -35,25 +45,25 @@ def is_hex(value: str) -> bool:
 @lru_cache(maxsize=8192)
 def contrast(one: str, other: str) -> float:
     """The WCAG 2.1 contrast ratio of two ``#RRGGBB`` colours (1 to 21)."""
-    return float(Color(one).contrast(Color(other), method="wcag21"))
+    return float(_color(one).contrast(_color(other), method="wcag21"))
 
 
 @lru_cache(maxsize=8192)
 def difference(one: str, other: str) -> float:
     """The CIEDE2000 colour difference of two ``#RRGGBB`` colours."""
-    return float(Color(one).delta_e(Color(other), method="2000"))
+    return float(_color(one).delta_e(_color(other), method="2000"))
 
 
 @lru_cache(maxsize=8192)
 def lightness(colour: str) -> float:
     """The colour's OKLCH lightness, 0 (black) to 1 (white)."""
-    return float(Color(colour).convert("oklch")["lightness"])
+    return float(_color(colour).convert("oklch")["lightness"])
 
 
 @lru_cache(maxsize=8192)
 def with_lightness(colour: str, value: float) -> str:
     """``colour`` at OKLCH lightness ``value`` (hue and chroma kept, fitted to sRGB)."""
-    moved = Color(colour).convert("oklch")
+    moved = _color(colour).convert("oklch")
     moved["lightness"] = min(max(value, 0.0), 1.0)
     return str(moved.convert("srgb").fit("srgb").to_string(hex=True, upper=True))
 
