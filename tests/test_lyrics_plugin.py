@@ -463,3 +463,23 @@ def test_a_song_is_written_line_by_line_and_the_sample_that_fits_kept() -> None:
         f"{VERSE_1}\n\n[Chorus]\n{CHORUS.splitlines()[1]}\n"
         in outcome.requests[5].messages[-1].content
     )
+
+
+def test_a_line_that_runs_past_its_rhyme_is_cut_there() -> None:
+    sections = {"Verse 1": VERSE_1, "Chorus": CHORUS, "Verse 2": VERSE_2}
+
+    def reply(request: ChatRequest, index: int) -> str:
+        asked = LINE_ASKED.search(request.messages[-1].content.splitlines()[-1])
+        assert asked is not None
+        line = sections[asked[2]].splitlines()[int(asked[1])]
+        if asked[2] == "Verse 1" and asked[1] == "4":
+            return f"{line} and then the morning comes again"  # runs past 'night'
+        return line
+
+    engine = FakeEngine(default=reply)
+    kit = make_kit(lyrics, engine=engine, settings={"lyrics": {"line_samples": 1}})
+    outcome = kit.invoke("lyrics", "coming home in winter")
+
+    assert outcome.result.text == SONG
+    assert outcome.result.data["song_report"]["passed"] is True
+    assert len(outcome.requests) == 12  # the cut fits: no line asked twice, no repair

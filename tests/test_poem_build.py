@@ -18,6 +18,7 @@ from musekit import ChatRequest, Message, Sampling
 from musekit.craft import check
 from musekit.testing import FakeEngine, make_kit
 from musekit_plugins import poem
+from musekit_plugins.line_options import line_cuts, line_options
 from musekit_plugins.piecewise import Fit, write_parts
 from musekit_plugins.poem import system_prompt
 from musekit_plugins.poem_build import PoemPlan
@@ -31,19 +32,20 @@ LIMERICK = [
     "as birds flew by,",
     "and the two of them dozed on the mat.",
 ]
-TOO_LONG = "and then he walked along the winding road for many miles and miles"
+#: Too short for any line of a limerick, and nothing code can mend.
+TOO_SHORT = "oh well"
 LINE_ASKED = re.compile(r"Write line (\d+)")
 
 
 def by_line(lines: list[str], bad_first: bool = True) -> object:
-    """A reply function: sample 0 a line too long for any limerick line (when
+    """A reply function: sample 0 a line too short for any limerick line (when
     ``bad_first``), sample 1 the script's line for the line asked."""
 
     def reply(request: ChatRequest, index: int) -> str:
         found = LINE_ASKED.search(request.messages[-1].content)
         assert found is not None
         if bad_first and index == 0:
-            return TOO_LONG
+            return TOO_SHORT
         return lines[int(found[1]) - 1]
 
     return reply
@@ -82,7 +84,7 @@ def test_a_limerick_is_written_line_by_line_and_the_sample_that_fits_kept() -> N
 
 
 def test_a_line_no_sample_fits_is_asked_again_and_the_best_kept() -> None:
-    engine = FakeEngine(default=TOO_LONG)
+    engine = FakeEngine(default=TOO_SHORT)
     settings = {"poem": {"line_samples": 2, "line_tries": 3, "repair_rounds": 0}}
     outcome = make_kit(poem, engine=engine, settings=settings).invoke(
         "poem", "a walk", form="limerick"
@@ -90,7 +92,7 @@ def test_a_line_no_sample_fits_is_asked_again_and_the_best_kept() -> None:
     # Line 1: three requests, none fits; the lines after copy it and are dropped as
     # echoes, so each is asked three times too and left out.
     assert len(outcome.requests) == 15
-    assert outcome.result.text == TOO_LONG
+    assert outcome.result.text == TOO_SHORT
     report = outcome.result.data["form_report"]
     assert report["passed"] is False
     assert "the poem has 1 line, expected 5" in report["problems"]
@@ -142,6 +144,64 @@ def test_writing_stops_at_the_time_limit_with_the_lines_so_far() -> None:
     cut = asyncio.run(write_parts(slow, plan, samples=1, tries=1, time_limit=0.1))
     assert cut.parts == ()
     assert cut.requests == 1
+
+
+def test_a_sample_too_long_is_cut_to_the_line_it_opens_with() -> None:
+    # Line 3 is asked for; its sample runs on. Its opening, whole words up to a word a
+    # line can end on, is a line of the right length.
+    long_third = "he sang to the sky in the morning and then all night long"
+
+    def reply(request: ChatRequest, index: int) -> str:
+        found = LINE_ASKED.search(request.messages[-1].content)
+        assert found is not None
+        number = int(found[1])
+        return long_third if number == 3 else LIMERICK[number - 1]
+
+    engine = FakeEngine(default=reply)  # type: ignore[arg-type]
+    kit = make_kit(poem, engine=engine, settings={"poem": {"line_samples": 1}})
+    outcome = kit.invoke("poem", "a man with a hat", form="limerick")
+
+    lines = outcome.result.text.splitlines()
+    assert lines[2] == "he sang to the sky"
+    assert outcome.result.data["form_report"]["passed"] is True
+    assert len(outcome.requests) == 5  # no line asked twice, no repair
+
+
+def test_line_cuts_end_on_whole_words_a_line_can_end_on() -> None:
+    line = "the sun shines down upon the horizon, as the sea laps at the shore"
+    assert line_cuts(line, (10, 11)) == ["the sun shines down upon the horizon,"]
+    # Never on "the", "as", "at", "upon", nor where a word after a determiner may be an
+    # adjective ("the sea | laps"); never the line itself; longest first.
+    assert line_cuts(line, (4, 13)) == [
+        "the sun shines down upon the horizon,",
+        "the sun shines down",
+    ]
+    # Not between an adjective and its noun ("in a great | dark night").
+    assert line_cuts("we walked in a great dark night of gold", (5, 6)) == []
+    assert line_cuts("oh well", (1, 2)) == ["oh"]
+
+
+def test_line_options_mend_a_missing_rhyme_by_a_cut_or_a_noun_swap() -> None:
+    # An opening that ends on a rhyme is offered (with no syllable target, at least
+    # five syllables of it).
+    options = line_options("we sailed across the sea and far away", rhyme_with="tree")
+    assert options[0] == "we sailed across the sea and far away"
+    assert "we sailed across the sea" in options
+    # A line ending on a noun after a determiner gets rhyming nouns of the poem.
+    options = line_options("I sat beside the fire", rhyme_with="sea", nouns=["tree", "key"])
+    assert options == ["I sat beside the fire", "I sat beside the tree", "I sat beside the key"]
+    # With a syllable target, its cuts come first, then the rhyme mends of each option.
+    options = line_options(
+        "the moon came up above the hill and shone on all the town",
+        syllables=(8, 8),
+        rhyme_with="still",
+        nouns=["mill"],
+    )
+    assert options == [
+        "the moon came up above the hill and shone on all the town",
+        "the moon came up above the hill",
+        "the moon came up above the hill and shone on all the mill",
+    ]
 
 
 def test_fits_compare_by_problems_then_score() -> None:

@@ -23,6 +23,7 @@ from musekit import ChatRequest, Message
 from musekit.craft.checker import describe_range
 from musekit.craft.song import SongForm, SongReport, section_tags
 from musekit.craft.song_form import FREE_LINE
+from musekit_plugins.line_options import line_options
 from musekit_plugins.piecewise import Fit
 from musekit_plugins.poem_rhyme import nouns_in, rhyme_targets
 from musekit_plugins.poem_text import answer_lines, last_word
@@ -140,20 +141,41 @@ class LyricsPlan:
 
     def parse(self, done: Sequence[str], index: int, answer: str) -> str | None:
         """The answer's line: a chord line for a chord part, else a lyric line that is no
-        tag, chord line or echo."""
+        tag, chord line or echo, or what code makes of it (cut to length, its end noun
+        swapped for a rhyme: :func:`~musekit_plugins.line_options.line_options`) when that
+        fits better."""
         found = [line for line in answer_lines(answer) if not _TAG.match(line)]
         if not found:
             return None
         line = found[0]
-        if self._slots()[index].line is None:
+        slot = self._slots()[index]
+        if slot.line is None:
             return line if _CHORDS.match(line) else None
-        if _CHORDS.match(line) or not _words(line):
-            return None
-        earlier = [_words(d) for d in done if not _CHORDS.match(d)]
-        if _echoes(_words(line), (*_example_lines(self.example[1]), *earlier)):
+        if _CHORDS.match(line):
             return None
         self.nouns.extend(noun for noun in nouns_in([line]) if noun not in self.nouns)
-        return line
+        lines = self._section_lines(done, slot)
+        partner = rhyme_partner(self.form, slot)
+        template = self.form.syllables.get(self.form.structure[slot.section])
+        options = line_options(
+            line,
+            syllables=template[slot.line % len(template)] if template else None,
+            rhyme_with=last_word(lines[partner])
+            if partner is not None and partner < len(lines)
+            else None,
+            nouns=self.nouns,
+            taken=[last_word(other) for other in lines],
+        )
+        earlier = [_words(d) for d in done if not _CHORDS.match(d)]
+        fresh = [
+            option
+            for option in options
+            if _words(option)
+            and not _echoes(_words(option), (*_example_lines(self.example[1]), *earlier))
+        ]
+        if not fresh:
+            return None
+        return min(fresh, key=lambda option: self.fit(done, index, option).rank)
 
     def fit(self, done: Sequence[str], index: int, part: str) -> Fit:
         """The part's problems in the song so far: its line's, or its section's chords'."""
@@ -168,6 +190,15 @@ class LyricsPlan:
             return Fit(1, report.score)
         problems = len(section.lines[slot.line].problems)
         problems += sum("copied from the example" in p for p in report.problems)
+        # A line later lines must rhyme with needs an end word they can be asked to end on.
+        later = sum(
+            rhyme_partner(self.form, other) == slot.line
+            for other in self._slots()
+            if other.section == slot.section and other.line is not None and other.line > slot.line
+        )
+        ends = [last_word(line) for line in self._section_lines(done, slot)]
+        if later and len(rhyme_targets(last_word(part), self.nouns, ends)) < later:
+            problems += 1
         return Fit(problems, report.score)
 
     def join(self, parts: Sequence[str], upto: Slot | None = None) -> str:

@@ -26,7 +26,7 @@ from functools import cache
 
 from musekit import ChatRequest, Message
 from musekit.craft import check, get_form
-from musekit.craft.rhymes import end_rhyme
+from musekit_plugins.line_options import line_options
 from musekit_plugins.piecewise import Fit
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_repair import (
@@ -36,7 +36,7 @@ from musekit_plugins.poem_repair import (
     line_system_prompt,
     rhyme_partner,
 )
-from musekit_plugins.poem_rhyme import nouns_in, rhyme_swaps, rhyme_targets
+from musekit_plugins.poem_rhyme import nouns_in, rhyme_targets
 from musekit_plugins.poem_text import answer_lines, last_word, poem_lines
 
 #: Forms written a line at a time when the pipeline has more than one candidate: those a
@@ -139,22 +139,34 @@ class PoemPlan:
         return self.drafting.model_copy(update={"messages": messages, "sampling": sampling})
 
     def parse(self, done: Sequence[str], index: int, answer: str) -> str | None:
-        """The answer's first line, unless it copies an earlier line or the example."""
+        """The answer's first line, or what code makes of it (cut to length, its end noun
+        swapped for a rhyme: :func:`~musekit_plugins.line_options.line_options`) when
+        that fits better; ``None`` when all of it copies an earlier line or the example."""
         found = answer_lines(answer)
         if not found:
             return None
         line = found[0]
-        written = [_WORD.findall(d.lower()) for d in done]
-        if not _WORD.search(line.lower()) or _echoes(line, (*_example_lines(), *written)):
-            return None
         self.nouns.extend(noun for noun in nouns_in([line]) if noun not in self.nouns)
         partner = rhyme_partner(self.form, index)
-        if partner is None or partner >= len(done) or end_rhyme(done[partner], line) >= 0.5:
-            return line
-        swaps = rhyme_swaps(line, last_word(done[partner]), self.nouns, _ends(done))
-        if not swaps:
-            return line
-        return min(swaps, key=lambda swap: self.fit(done, index, swap).rank)
+        spec = get_form(self.form)
+        options = line_options(
+            line,
+            syllables=spec.syllables[index] if spec.syllables else None,
+            rhyme_with=last_word(done[partner])
+            if partner is not None and partner < len(done)
+            else None,
+            nouns=self.nouns,
+            taken=_ends(done),
+        )
+        written = [_WORD.findall(d.lower()) for d in done]
+        fresh = [
+            option
+            for option in options
+            if _WORD.search(option.lower()) and not _echoes(option, (*_example_lines(), *written))
+        ]
+        if not fresh:
+            return None
+        return min(fresh, key=lambda option: self.fit(done, index, option).rank)
 
     def fit(self, done: Sequence[str], index: int, line: str) -> Fit:
         """The line's problems in the poem so far; a line others must rhyme with fits

@@ -24,7 +24,7 @@ DETERMINERS = frozenset(
 )
 #: Words that may follow a noun phrase: a word between a determiner and one of these (or
 #: the line's end or a comma) is taken to be a noun ("the lamp" in "the lamp of night").
-_AFTER_NOUN = frozenset(
+AFTER_NOUN = frozenset(
     (
         *("of", "and", "in", "on", "at", "by", "with", "to", "is", "was", "are", "were"),
         *("that", "upon", "across", "along", "for", "from", "as", "or", "but", "where"),
@@ -44,8 +44,8 @@ def nouns_in(lines: Iterable[str]) -> list[str]:
         for phrase in re.split(r"[,;:.!?]", line.lower()):
             words = _WORD.findall(phrase)
             for before, word, after in zip(words, words[1:], [*words[2:], ""], strict=False):
-                noun_like = after == "" or after in _AFTER_NOUN
-                if before in DETERMINERS and noun_like and word not in _AFTER_NOUN and lookup(word):
+                noun_like = after == "" or after in AFTER_NOUN
+                if before in DETERMINERS and noun_like and word not in AFTER_NOUN and lookup(word):
                     found[word] = None
     return list(found)
 
