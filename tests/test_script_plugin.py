@@ -17,6 +17,7 @@ from conftest import Invoke, Script
 from screenplain.parsers import fountain
 from screenplain.types import Dialog, Slug
 
+from musekit import ChatRequest
 from musekit.testing import FakeEngine, assert_conforms, make_kit
 from musekit_plugins import script
 from musekit_plugins.script import (
@@ -26,6 +27,7 @@ from musekit_plugins.script import (
     SYSTEM_PROMPT,
     max_tokens,
 )
+from musekit_plugins.script_build import PART_TOKENS, layout
 from musekit_plugins.script_fountain import check_script, clean_script
 
 GOOD = """INT. LIBRARY - EVENING
@@ -65,6 +67,10 @@ Open late.
 
 PRIYA
 Come in."""
+
+
+#: Whole drafts (the loop before part-by-part writing): what most of these tests script.
+WHOLE = {"script": {"part_by_part": False}}
 
 
 def report_for(text: str, seconds: int = 30) -> list[str]:
@@ -169,7 +175,7 @@ def test_the_installed_script_command_passes_the_conformance_check() -> None:
 
 def test_the_script_that_passes_is_returned_with_its_files() -> None:
     engine = FakeEngine([SHORT, UNINTRODUCED, GOOD])
-    outcome = make_kit(script, engine=engine).invoke(
+    outcome = make_kit(script, engine=engine, settings=WHOLE).invoke(
         "script", "announce the library's late opening", audience="families", seconds=20
     )
     assert len(outcome.requests) == 1
@@ -225,7 +231,7 @@ def test_a_failing_script_is_rewritten_with_its_problems_quoted() -> None:
 
 def test_when_nothing_passes_the_closest_script_comes_with_a_warning_and_its_files() -> None:
     engine = FakeEngine([SHORT, NO_NARRATION])
-    settings = {"script": {"candidates": 2, "repair_rounds": 0}}
+    settings = {"script": {"candidates": 2, "repair_rounds": 0, "part_by_part": False}}
     result = make_kit(script, engine=engine, settings=settings).invoke("script", "x").result
     assert result.text == NO_NARRATION
     assert result.warnings[0].startswith(
@@ -236,8 +242,9 @@ def test_when_nothing_passes_the_closest_script_comes_with_a_warning_and_its_fil
 
 
 def test_the_cli_saves_the_script_files(
-    cli: Invoke, cli_engine: FakeEngine, tmp_path: Path
+    cli: Invoke, cli_engine: FakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MUSEKIT_PLUGIN_CONFIG__SCRIPT__PART_BY_PART", "false")
     cli_engine.script(GOOD, SHORT, SHORT)
     out = tmp_path / "files"
     shown = cli("run", "script", "late", "opening", "--seconds", "20", "--output-dir", str(out))
@@ -248,6 +255,98 @@ def test_the_cli_saves_the_script_files(
         "late-opening.pdf",
     ]
     assert (out / "late-opening.fountain").read_text() == f"Title: late opening\n\n{GOOD}\n"
+
+
+#: What the fake model writes for each part asked for, by the part's request.
+PARTS = {
+    "heading of scene 1": "Scene 1: the library at night",  # a place alone: made a heading
+    "action of scene 1": "Warm lamps over empty tables. PRIYA (40s), the librarian, smiles.",
+    "heading of scene 2": "EXT. LIBRARY STEPS - NIGHT",
+    "action of scene 2": "Families walk out under the lit windows, arms full of books.",
+    "what PRIYA says": "PRIYA: We are open until nine every weekday now, so take as many "
+    "books as you can carry home.",
+}
+#: The narrator's lines, in turn: the first runs long.
+NARRATION = (
+    "Some stories are too good to put down at six o'clock, so from Monday the library "
+    "stays open late for everyone. Bring the whole family and stay.",
+    "Homework, bedtime stories and quiet reading all fit in the evening now, with a "
+    "librarian on hand to help.",
+    "Riverside Library is open until nine on every weekday, starting this Monday, so come along.",
+)
+
+
+def parts_reply(request: ChatRequest, index: int) -> str:
+    ask = request.messages[-1].content
+    if "narrator's" in ask.splitlines()[-1]:
+        return NARRATION[ask.count("NARRATOR (V.O.)")]
+    return next(text for key, text in PARTS.items() if key in ask.splitlines()[-1])
+
+
+def test_a_script_is_written_part_by_part_with_cues_and_word_shares_by_code() -> None:
+    engine = FakeEngine(default=parts_reply)  # type: ignore[arg-type]
+    kit = make_kit(script, engine=engine, settings={"script": {"part_samples": 2}})
+    outcome = kit.invoke("script", "the library's late opening", seconds=30)
+
+    paragraphs = outcome.text.split("\n\n")
+    kinds = [p.splitlines()[0] if "\n" in p else p[:4] for p in paragraphs]
+    # Two scenes: heading, action, then narration and dialogue in turn, narration last.
+    assert kinds == [
+        "INT.", "Warm", "NARRATOR (V.O.)", "PRIYA", "EXT.", "Fami", "NARRATOR (V.O.)",
+        "NARRATOR (V.O.)",
+    ]  # fmt: skip
+    assert paragraphs[0] == "INT. THE LIBRARY - NIGHT"
+    # The narration ran long: it is cut after the sentence that gives its share of words.
+    assert paragraphs[2] == (
+        "NARRATOR (V.O.)\nSome stories are too good to put down at six o'clock, so from "
+        "Monday the library stays open late for everyone."
+    )
+    assert paragraphs[3].startswith("PRIYA\nWe are open until nine")  # the "PRIYA:" cue dropped
+    report = outcome.result.data["script_report"]
+    assert report["passed"] is True, report["problems"]
+    assert report["characters"] == ["NARRATOR", "PRIYA"]
+    # One request a part (one sample fits each), each with a part's allowance; no repair.
+    assert len(outcome.requests) == 8
+    assert all(r.n == 2 and r.sampling.max_tokens == PART_TOKENS for r in outcome.requests)
+    narration = [r for r in outcome.requests if "narrator's" in r.messages[-1].content]
+    assert (
+        narration[0]
+        .messages[-1]
+        .content.endswith("Write the narrator's next voice-over line, in 15 to 22 words.")
+    )
+    assert len(outcome.result.attachments) == 3
+
+
+def test_a_part_copied_from_the_worked_example_is_asked_for_again() -> None:
+    headings_asked: list[int] = []
+
+    def reply(request: ChatRequest, index: int) -> str:
+        if "heading of scene 1" in request.messages[-1].content:
+            headings_asked.append(index)
+            if len(headings_asked) == 1:
+                return "INT. HARDWARE SHOP - MORNING"  # the worked example's heading
+        return parts_reply(request, index)
+
+    engine = FakeEngine(default=reply)  # type: ignore[arg-type]
+    kit = make_kit(script, engine=engine, settings={"script": {"part_samples": 1}})
+    outcome = kit.invoke("script", "late opening", seconds=30)
+    assert outcome.text.startswith("INT. THE LIBRARY - NIGHT\n\n")
+    assert len(headings_asked) == 2
+
+
+def test_the_layout_shares_the_running_time_among_spoken_parts() -> None:
+    for seconds in (15, 30, 45, 60, 90):
+        parts = layout(seconds)
+        spoken = [p for p in parts if p.kind in ("narration", "dialogue")]
+        assert parts[0].kind == "heading"
+        assert parts[-1].kind == "narration"
+        assert spoken[0].kind == "narration"
+        assert {p.scene for p in parts} == set(range(1, (2 if seconds < 60 else 3) + 1))
+        # Each scene opens with its heading and an action.
+        for scene in {p.scene for p in parts}:
+            own = [p.kind for p in parts if p.scene == scene]
+            assert own[:2] == ["heading", "action"]
+    assert sum(p.kind != "heading" and p.kind != "action" for p in layout(90)) == 11
 
 
 def test_the_cli_refuses_a_running_time_out_of_range(cli: Invoke, cli_engine: FakeEngine) -> None:

@@ -32,6 +32,8 @@ from musekit import (
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit.refine import Refined, feedback, refine
 from musekit_plugins.drafts import Wording, drafts_result
+from musekit_plugins.piecewise import drafting
+from musekit_plugins.script_build import PART_TOKENS, ScriptPlan
 from musekit_plugins.script_fountain import (
     WORDS_PER_MINUTE,
     ScriptReport,
@@ -54,6 +56,10 @@ LIMITS = Limits(max_output_tokens=760, max_samples=6, max_seconds=180)
 
 #: Repairs stop this far into the command's time limit, so the best draft is returned in time.
 TIME_SHARE = 0.75
+#: Written part by part, each part gets one request once this share of the time is gone...
+PART_TIME_SHARE = 0.4
+#: ... and writing stops this far into it, so the script so far is returned in time.
+PART_TIME_LIMIT = 0.65
 #: Problems a repair prompt quotes, at most: a small model loses track of a long list.
 MAX_QUOTED = 5
 
@@ -93,6 +99,20 @@ class ScriptSettings(BaseModel):
     )
     repair_rounds: int = Field(2, ge=0, le=4, description="Rounds of repairs at most.")
     repairs_per_round: int = Field(2, ge=1, le=4, description="Drafts repaired in each round.")
+    part_by_part: bool = Field(
+        True,
+        description="With more than one candidate, write the script a part at a time "
+        "(heading, action, a spoken line; else in whole drafts).",
+    )
+    part_samples: int = Field(
+        4,
+        ge=1,
+        le=LIMITS.max_samples,
+        description="A script written part by part: samples of each part, in one request.",
+    )
+    part_tries: int = Field(
+        3, ge=1, le=8, description="Requests for one part at most, while no sample fits."
+    )
 
 
 SPEC = CommandSpec(
@@ -217,6 +237,20 @@ async def run_script(ctx: Context, params: ScriptParams) -> Result:
             seed=params.seed,
         ),
     )
+    draft = None
+    plan_cost = 0
+    if settings.part_by_part and settings.candidates > 1:
+        example = (user_message(EXAMPLE_PARAMS), EXAMPLE_SCRIPT)
+        plan = ScriptPlan(user_message(params), request, params.seconds, example)
+        plan_cost = plan.parts * settings.part_samples * settings.part_tries * PART_TOKENS
+        draft = drafting(
+            ctx,
+            plan,
+            samples=settings.part_samples,
+            tries=settings.part_tries,
+            time_budget=ctx.spec.limits.max_seconds * PART_TIME_SHARE,
+            time_limit=ctx.spec.limits.max_seconds * PART_TIME_LIMIT,
+        )
     refined = await refine(
         ctx,
         request,
@@ -225,10 +259,12 @@ async def run_script(ctx: Context, params: ScriptParams) -> Result:
         candidates=settings.candidates,
         repair_rounds=settings.repair_rounds,
         repairs_per_round=settings.repairs_per_round,
-        # Repairs may spend as many tokens as the drafts were allowed.
-        token_budget=2 * settings.candidates * request.sampling.max_tokens,
+        # Repairs may spend as many tokens as the drafts were allowed, besides the most
+        # that writing part by part may take.
+        token_budget=2 * settings.candidates * request.sampling.max_tokens + plan_cost,
         time_budget=ctx.spec.limits.max_seconds * TIME_SHARE,
         clean=clean_script,
+        draft=draft,
     )
     return script_result(params, refined)
 
