@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import Invoke, Script
 
-from musekit import ChatRequest, Invocation, Runner
+from musekit import ChatRequest, Invocation, Message, Runner
 from musekit.context import Turn
 from musekit.craft import FORMS, check
 from musekit.errors import EngineUnavailable, InvalidParameters
@@ -28,6 +28,7 @@ from musekit_plugins.poem import MAX_VARIATIONS, system_prompt
 from musekit_plugins.poem_forms import FORM_PROMPTS, FormName
 from musekit_plugins.poem_repair import (
     LINE_TOKENS,
+    Repairs,
     Span,
     line_needs,
     line_system_prompt,
@@ -269,6 +270,15 @@ def test_a_rewritten_line_goes_back_in_its_place() -> None:
     ]
     assert answer_lines("Sure! Here is line 2:\n\n*a frog leaps*") == ["a frog leaps"]
     assert answer_lines("   ") == []
+
+
+def test_a_repaired_line_that_runs_long_is_cut_to_fit() -> None:
+    drafting = ChatRequest(messages=(Message(role="user", content="Topic: rain"),))
+    repairs = Repairs("haiku", "Topic: rain", drafting)
+    report = check(ONE_OFF, "haiku")
+    # The rewrite of line 1 runs on; its opening of five syllables goes in.
+    mended = repairs.apply(ONE_OFF, report, "Cold rain on the roof and all along the lane")
+    assert mended == HAIKU
 
 
 def test_the_form_names_are_exactly_the_forms_craft_checks() -> None:

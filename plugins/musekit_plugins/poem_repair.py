@@ -24,7 +24,9 @@ from functools import cache
 from musekit import ChatRequest, Message
 from musekit.craft import FormReport, check, get_form
 from musekit.refine import feedback
+from musekit_plugins.line_options import line_options
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
+from musekit_plugins.poem_rhyme import nouns_in
 from musekit_plugins.poem_text import answer_lines, last_word, poem_lines, put_line
 
 #: Tokens allowed for one rewritten line (SmolLM2 spends about 10 on a line of verse).
@@ -223,8 +225,35 @@ class Repairs:
             others = [_words(row) for i, row in enumerate(poem_lines(text)) if i != index]
             if index + 1 not in refrains and _words(line) in others:
                 break
-            text = put_line(text, index, line)
+            text = put_line(text, index, self._mended(text, index, line))
         return text
+
+    def _mended(self, text: str, index: int, line: str) -> str:
+        """The line, or what code makes of it (cut to length, its rhyme mended:
+        :func:`~musekit_plugins.line_options.line_options`) if that fits line ``index``
+        of the poem better."""
+        lines = poem_lines(text)
+        spec = get_form(self.form)
+        partner = rhyme_partner(self.form, index)
+        options = line_options(
+            line,
+            syllables=spec.syllables[index]
+            if spec.syllables and index < len(spec.syllables)
+            else None,
+            rhyme_with=last_word(lines[partner])
+            if partner is not None and partner < len(lines)
+            else None,
+            nouns=nouns_in([*lines, line]),
+            taken=[last_word(row) for i, row in enumerate(lines) if i != index],
+        )
+        count = self.lines if self.form in OPEN_FORMS else None
+
+        def rank(option: str) -> tuple[int, float]:
+            report = check(put_line(text, index, option), self.form, lines=count)
+            found = report.lines[index].problems if index < len(report.lines) else [""]
+            return len(found), -report.score
+
+        return min(options, key=rank)
 
 
 def _words(line: str) -> str:
