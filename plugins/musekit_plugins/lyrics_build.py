@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from functools import cache
 
 from musekit import ChatRequest, Message
@@ -24,16 +23,12 @@ from musekit.craft.checker import describe_range
 from musekit.craft.song import SongForm, SongReport, section_tags
 from musekit.craft.song_form import FREE_LINE
 from musekit_plugins.line_options import line_options
-from musekit_plugins.piecewise import Fit
+from musekit_plugins.piecewise import Fit, echoes
 from musekit_plugins.poem_rhyme import nouns_in, rhyme_targets
 from musekit_plugins.poem_text import answer_lines, last_word
 
 #: Tokens allowed for one lyric or chord line.
 LINE_TOKENS = 32
-
-#: A line this alike (word sequence ratio) to a line of the example or an earlier line of
-#: the song is an echo, not kept.
-ECHO_SIMILARITY = 0.6
 
 LINE_SYSTEM_PROMPT = (
     "You are a songwriter writing song lyrics one line at a time. Reply with the line only."
@@ -171,7 +166,7 @@ class LyricsPlan:
             option
             for option in options
             if _words(option)
-            and not _echoes(_words(option), (*_example_lines(self.example[1]), *earlier))
+            and not echoes(_words(option), (*_example_lines(self.example[1]), *earlier))
         ]
         if not fresh:
             return None
@@ -249,13 +244,6 @@ class LyricsPlan:
 
     def _slots(self) -> list[Slot]:
         return slots(self.form)
-
-
-def _echoes(words: list[str], others: Sequence[Sequence[str]]) -> bool:
-    return any(
-        SequenceMatcher(None, words, other, autojunk=False).ratio() >= ECHO_SIMILARITY
-        for other in others
-    )
 
 
 @cache

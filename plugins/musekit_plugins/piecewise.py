@@ -12,8 +12,9 @@ It returns the whole text as :class:`~musekit.refine.Drafts`, so
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Protocol
 
 from musekit.context import Context
@@ -43,6 +44,19 @@ class Fit:
     def better_than(self, other: Fit) -> bool:
         """Fewer problems, or as many and a higher score."""
         return self.rank < other.rank
+
+
+#: A part this alike (word sequence ratio) to an earlier part or the worked example is an
+#: echo: a small model repeats its own lines and the example's.
+ECHO_SIMILARITY = 0.6
+
+
+def echoes(words: Sequence[str], others: Iterable[Sequence[str]]) -> bool:
+    """Whether ``words`` (a part's, lower-case) mostly repeat one of ``others``."""
+    return any(
+        SequenceMatcher(None, words, other, autojunk=False).ratio() >= ECHO_SIMILARITY
+        for other in others
+    )
 
 
 class Plan(Protocol):

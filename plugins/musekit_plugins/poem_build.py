@@ -19,15 +19,14 @@ per form, the conversation so far, then the request and the lines in the last me
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from functools import cache
 
 from musekit import ChatRequest, Message
 from musekit.craft import check, get_form
 from musekit_plugins.line_options import line_options
-from musekit_plugins.piecewise import Fit
+from musekit_plugins.piecewise import Fit, echoes
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_repair import (
     LINE_TOKENS,
@@ -47,10 +46,6 @@ LINE_BY_LINE: frozenset[FormName] = frozenset(
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
-#: A line this alike (word sequence ratio) to a line of the worked examples or an earlier
-#: line of the poem is an echo, not kept.
-ECHO_SIMILARITY = 0.6
-
 
 @cache
 def _all_example_lines() -> tuple[str, ...]:
@@ -60,16 +55,6 @@ def _all_example_lines() -> tuple[str, ...]:
 @cache
 def _example_lines() -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(_WORD.findall(line.lower())) for line in _all_example_lines())
-
-
-def _echoes(line: str, others: Iterable[Sequence[str]]) -> bool:
-    """Whether ``line`` mostly repeats one of ``others`` (word lists): a small model echoes
-    the worked example ("... and not a word is said") and its own lines."""
-    words = _WORD.findall(line.lower())
-    return any(
-        SequenceMatcher(None, words, other, autojunk=False).ratio() >= ECHO_SIMILARITY
-        for other in others
-    )
 
 
 @cache
@@ -162,7 +147,8 @@ class PoemPlan:
         fresh = [
             option
             for option in options
-            if _WORD.search(option.lower()) and not _echoes(option, (*_example_lines(), *written))
+            if _WORD.search(option.lower())
+            and not echoes(_WORD.findall(option.lower()), (*_example_lines(), *written))
         ]
         if not fresh:
             return None

@@ -18,12 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from functools import cache
 from typing import Literal
 
 from musekit import ChatRequest, Message
-from musekit_plugins.piecewise import Fit
+from musekit_plugins.piecewise import Fit, echoes
 from musekit_plugins.script_fountain import TOLERANCE, spoken_words_for
 
 Kind = Literal["heading", "action", "narration", "dialogue"]
@@ -40,8 +39,6 @@ PART_TOLERANCE = TOLERANCE * 0.8
 TIMES_OF_DAY = frozenset(("DAY", "NIGHT", "MORNING", "AFTERNOON", "EVENING", "DAWN", "DUSK"))
 #: A heading may be written as the place alone, in at most this many words.
 MAX_PLACE_WORDS = 5
-#: A spoken part this alike (word sequence ratio) to an earlier one is an echo, not kept.
-ECHO_SIMILARITY = 0.6
 
 SYSTEM_PROMPT = (
     "You are a scriptwriter for short videos, writing a script in Fountain format one "
@@ -85,7 +82,8 @@ def layout(seconds: int) -> list[Part]:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text)
+    """The words of ``text``, lower-case."""
+    return _WORD.findall(text.lower())
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,7 @@ class ScriptPlan:
             return found[0] if found else None
         if part.kind == "action":
             text = " ".join(lines)
-            return None if _HEADING.match(text) or _echoes(words(text), copied) else text
+            return None if _HEADING.match(text) or echoes(words(text), copied) else text
         cue = NARRATOR if part.kind == "narration" else self._character(done)
         if lines[0].rstrip(":").upper() in (cue, NARRATOR, f"{cue}:"):
             lines = lines[1:]
@@ -146,7 +144,7 @@ class ScriptPlan:
         options = [
             option
             for option in (text, *_sentence_cuts(text))
-            if words(option) and not _echoes(words(option), earlier)
+            if words(option) and not echoes(words(option), earlier)
         ]
         if not options:
             return None
@@ -238,15 +236,6 @@ def _sentence_cuts(text: str) -> list[str]:
     """``text`` up to the end of each of its sentences but the last, longest first."""
     ends = [match.end() for match in _SENTENCE_END.finditer(text)]
     return [text[:end] for end in reversed(ends) if end < len(text.rstrip())]
-
-
-def _echoes(found: list[str], others: Sequence[list[str]]) -> bool:
-    lowered = [w.lower() for w in found]
-    return any(
-        SequenceMatcher(None, lowered, [w.lower() for w in other], autojunk=False).ratio()
-        >= ECHO_SIMILARITY
-        for other in others
-    )
 
 
 @cache
