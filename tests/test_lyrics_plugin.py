@@ -483,3 +483,24 @@ def test_a_line_that_runs_past_its_rhyme_is_cut_there() -> None:
     assert outcome.result.text == SONG
     assert outcome.result.data["song_report"]["passed"] is True
     assert len(outcome.requests) == 12  # the cut fits: no line asked twice, no repair
+
+
+def test_a_chord_line_keeps_only_its_chords_in_the_key() -> None:
+    sections = {"Verse 1": VERSE_1, "Chorus": CHORUS, "Verse 2": VERSE_2}
+
+    def reply(request: ChatRequest, index: int) -> str:
+        asked = request.messages[-1].content.splitlines()[-1]
+        if asked.startswith("Write the chord line"):
+            return "Chords: G Eb C, D"  # Eb is in neither G major nor G minor
+        found = LINE_ASKED.search(asked)
+        assert found is not None
+        return sections[found[2]].splitlines()[int(found[1])]
+
+    engine = FakeEngine(default=reply)
+    kit = make_kit(lyrics, engine=engine, settings={"lyrics": {"line_samples": 1}})
+    outcome = kit.invoke("lyrics", "coming home in winter", key="G")
+
+    chord_lines = [line for line in outcome.result.text.splitlines() if "Chords" in line]
+    assert chord_lines == ["Chords: G C D"] * 3
+    assert outcome.result.data["song_report"]["passed"] is True
+    assert len(outcome.requests) == 15  # 12 lines and 3 chord lines, each asked once

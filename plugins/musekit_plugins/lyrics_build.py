@@ -20,8 +20,10 @@ from functools import cache
 
 from musekit import ChatRequest, Message
 from musekit.craft.checker import describe_range
+from musekit.craft.chords import Chord
 from musekit.craft.song import SongForm, SongReport, section_tags
 from musekit.craft.song_form import FREE_LINE
+from musekit.craft.song_text import chord_symbols
 from musekit_plugins.line_options import line_options
 from musekit_plugins.piecewise import Fit, echoes
 from musekit_plugins.poem_rhyme import nouns_in, rhyme_targets
@@ -145,7 +147,10 @@ class LyricsPlan:
         line = found[0]
         slot = self._slots()[index]
         if slot.line is None:
-            return line if _CHORDS.match(line) else None
+            if not _CHORDS.match(line):
+                return None
+            options = [line, *self._in_key(line)]
+            return min(options, key=lambda option: self.fit(done, index, option).rank)
         if _CHORDS.match(line):
             return None
         self.nouns.extend(noun for noun in nouns_in([line]) if noun not in self.nouns)
@@ -211,6 +216,20 @@ class LyricsPlan:
             if i in written or self._tag_alone(i)
         ]
         return "\n\n".join(blocks)
+
+    def _in_key(self, line: str) -> list[str]:
+        """The chord line with only its chords that are in the song's key, if two or more
+        are: a small model slips a chord from outside the key into a progression."""
+        key = self.form.key
+        symbols = chord_symbols(line) or []
+        kept = [
+            symbol
+            for symbol in symbols
+            if key is not None
+            and (chord := Chord.parse(symbol)) is not None
+            and (chord.fits(key) or (self.form.borrowed and chord.fits(key.parallel)))
+        ]
+        return [f"Chords: {' '.join(kept)}"] if len(kept) >= 2 and kept != symbols else []
 
     def _tag_alone(self, section: int) -> bool:
         kind = self.form.structure[section]

@@ -53,6 +53,15 @@ class Song:
     untagged: tuple[str, ...]
 
 
+def chord_symbols(line: str) -> list[str] | None:
+    """The chord symbols of a chord line (``Chords: C G Am F``; commas, bars and dashes
+    between them allowed), or ``None`` for any other line."""
+    found = _CHORD_LINE.match(line.strip())
+    if found is None:
+        return None
+    return [s for s in re.split(r"[\s,|]+", found[1]) if s and s not in _DASHES]
+
+
 def parse_song(text: str) -> Song:
     """Split lyrics at their section tags; read chord lines and backing vocals."""
     untagged: list[SongLine] = []
@@ -60,12 +69,11 @@ def parse_song(text: str) -> Song:
     for raw in text.splitlines():
         line = raw.strip()
         tag = _TAG.match(line)
-        chord_line = _CHORD_LINE.match(line)
+        symbols = chord_symbols(line)
         if tag:
             blocks.append((tag[1], [], []))
-        elif chord_line and blocks:
-            symbols = re.split(r"[\s,|]+", chord_line[1])
-            blocks[-1][2].extend(symbol for symbol in symbols if symbol not in _DASHES)
+        elif symbols is not None and blocks:
+            blocks[-1][2].extend(symbols)
         elif line:
             sung = " ".join(_BACKING.sub(" ", line).split())
             if words(sung):
