@@ -491,7 +491,8 @@ def test_a_chord_line_keeps_only_its_chords_in_the_key() -> None:
     def reply(request: ChatRequest, index: int) -> str:
         asked = request.messages[-1].content.splitlines()[-1]
         if asked.startswith("Write the chord line"):
-            return "Chords: G Eb C, D"  # Eb is in neither G major nor G minor
+            # Eb is in neither G major nor G minor; the "Chords:" label may be left off.
+            return "Chords: G Eb C, D" if "[Chorus]" in asked else "G Eb C D"
         found = LINE_ASKED.search(asked)
         assert found is not None
         return sections[found[2]].splitlines()[int(found[1])]

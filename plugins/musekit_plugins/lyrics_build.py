@@ -147,8 +147,11 @@ class LyricsPlan:
         line = found[0]
         slot = self._slots()[index]
         if slot.line is None:
-            if not _CHORDS.match(line):
-                return None
+            if not _CHORDS.match(line):  # chords alone ("G Em C D") are a chord line too
+                symbols = re.split(r"[\s,|]+", line.strip())
+                if len(symbols) < 2 or any(Chord.parse(symbol) is None for symbol in symbols):
+                    return None
+                line = f"Chords: {' '.join(symbols)}"
             options = [line, *self._in_key(line)]
             return min(options, key=lambda option: self.fit(done, index, option).rank)
         if _CHORDS.match(line):
