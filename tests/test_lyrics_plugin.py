@@ -503,5 +503,10 @@ def test_a_chord_line_keeps_only_its_chords_in_the_key() -> None:
 
     chord_lines = [line for line in outcome.result.text.splitlines() if "Chords" in line]
     assert chord_lines == ["Chords: G C D"] * 3
+    # A chord line is asked for after a worked example of one (a lyric line's otherwise).
+    asks = [r for r in outcome.requests if "Write the chord line" in r.messages[-1].content]
+    assert len(asks) == 3
+    assert all(r.messages[2].content.startswith("Chords: ") for r in asks)
+    assert "Write the chord line of [Verse 1]" in asks[0].messages[1].content
     assert outcome.result.data["song_report"]["passed"] is True
     assert len(outcome.requests) == 15  # 12 lines and 3 chord lines, each asked once

@@ -118,8 +118,9 @@ class LyricsPlan:
         """The request for part ``index``: the song so far and what the part needs."""
         if not self.nouns:
             self.nouns.extend(nouns_in(self.example[1].splitlines()))
-        example, answer = _line_example(self.example)
         slot = self._slots()[index]
+        chords = slot.line is None
+        example, answer = _chord_example(self.example) if chords else _line_example(self.example)
         so_far = self.join(done, upto=slot)
         messages = (
             Message(role="system", content=LINE_SYSTEM_PROMPT),
@@ -243,7 +244,7 @@ class LyricsPlan:
         if slot.line is None:
             key = self.form.key
             chords = " ".join(key.triads()) if key is not None else ""
-            return f"Write the chord line of [{tag}]: 'Chords:' and four chords from {chords}."
+            return _chord_need(tag, chords)
         needs = [f"Write line {slot.line + 1} of [{tag}]"]
         template = self.form.syllables.get(self.form.structure[slot.section])
         if template:
@@ -275,6 +276,23 @@ def _example_lines(song: str) -> tuple[tuple[str, ...], ...]:
         for line in song.splitlines()
         if line.strip() and not _TAG.match(line) and not _CHORDS.match(line)
     )
+
+
+def _chord_need(tag: str, chords: str) -> str:
+    return f"Write the chord line of [{tag}]: 'Chords:' and four chords from {chords}."
+
+
+@cache
+def _chord_example(example: tuple[str, str]) -> tuple[str, str]:
+    """The worked example of writing a chord line: the example song's first tag, asked
+    for its chord line as a part is (with the chords its request offers); and that line."""
+    request, song = example
+    block = song.split("\n\n")[0].splitlines()
+    offered = re.search(r"\(chords: ([^)]*)\)", request)
+    line = next((row for row in block if _CHORDS.match(row)), None)
+    if offered is None or line is None:
+        raise ValueError("the worked example has no key and chord line")
+    return f"{request}\n\n{block[0]}\n{_chord_need(block[0].strip('[]'), offered[1])}", line
 
 
 @cache
