@@ -149,7 +149,7 @@ class LyricsPlan:
         slot = self._slots()[index]
         if slot.line is None:
             if not _CHORDS.match(line):  # chords alone ("G Em C D") are a chord line too
-                symbols = re.split(r"[\s,|]+", line.strip())
+                symbols = chord_symbols(f"Chords: {line}") or []
                 if len(symbols) < 2 or any(Chord.parse(symbol) is None for symbol in symbols):
                     return None
                 line = f"Chords: {' '.join(symbols)}"
