@@ -15,14 +15,14 @@ import pytest
 from conftest import Script
 
 from musekit import ChatRequest, Message, Sampling
-from musekit.craft import check
+from musekit.craft import check, get_form
 from musekit.testing import FakeEngine, make_kit
 from musekit_plugins import poem
-from musekit_plugins.line_options import line_cuts, line_options
+from musekit_plugins.line_options import LINE_TOKENS, line_cuts, line_options, line_tokens
 from musekit_plugins.piecewise import Fit, write_parts
 from musekit_plugins.poem import system_prompt
 from musekit_plugins.poem_build import PoemPlan
-from musekit_plugins.poem_repair import LINE_TOKENS, line_system_prompt
+from musekit_plugins.poem_repair import line_system_prompt
 from musekit_plugins.poem_rhyme import nouns_in, rhyme_swaps, rhyme_targets
 
 LIMERICK = [
@@ -60,9 +60,9 @@ def test_a_limerick_is_written_line_by_line_and_the_sample_that_fits_kept() -> N
     assert outcome.result.data["form_report"]["passed"] is True
     # One request a line (the second sample fits each time), no repairs.
     assert len(outcome.requests) == 5
-    for request in outcome.requests:
+    for request, syllables in zip(outcome.requests, get_form("limerick").syllables, strict=True):
         assert request.n == 2
-        assert request.sampling.max_tokens == LINE_TOKENS
+        assert request.sampling.max_tokens == line_tokens(syllables) < LINE_TOKENS
         assert request.sampling.stop == ("\n",)
         assert request.messages[0].content == line_system_prompt("limerick")
     # The fixed prefix is the same for every line; the request and the lines come last.
@@ -179,6 +179,14 @@ def test_line_cuts_end_on_whole_words_a_line_can_end_on() -> None:
     # Not between an adjective and its noun ("in a great | dark night").
     assert line_cuts("we walked in a great dark night of gold", (5, 6)) == []
     assert line_cuts("oh well", (1, 2)) == ["oh"]
+
+
+def test_a_line_is_allowed_the_tokens_its_syllables_need() -> None:
+    # About a token a syllable on verse: half as many again and two for punctuation.
+    assert line_tokens((10, 11)) == 19
+    assert line_tokens((5, 5)) == 10
+    assert line_tokens(None) == LINE_TOKENS
+    assert line_tokens((30, 40)) == LINE_TOKENS
 
 
 def test_line_options_mend_a_missing_rhyme_by_a_cut_or_a_noun_swap() -> None:

@@ -13,6 +13,7 @@ text so far and keeps the one that fits best; the words stay the model's.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Sequence
 
@@ -27,6 +28,15 @@ _NO_END_WORDS = """
     whose which what when where while not no very i he she we they it it's there's"""
 #: Words a line of verse does not end on: a cut there leaves the phrase hanging.
 _NO_END = frozenset(_NO_END_WORDS.split())
+
+#: Tokens one sampled line may take when it has no syllable target.
+LINE_TOKENS = 32
+
+#: SmolLM2 spends about a token a syllable on verse (1.25 at most on the worked examples).
+#: A line is allowed half as many again, and two for its punctuation: past that, only
+#: its openings could fit (:func:`line_cuts`), so the rest need not be generated.
+TOKENS_PER_SYLLABLE = 1.5
+TOKENS_SPARE = 2
 
 #: A cut made only to reach a rhyme keeps at least this many syllables.
 MIN_RHYMED_CUT = 5
@@ -56,6 +66,13 @@ def line_cuts(line: str, syllables: tuple[int, int]) -> list[str]:
         if any(low <= count <= high for count in counts.possible):
             cuts.append(opening)
     return cuts
+
+
+def line_tokens(syllables: tuple[int, int] | None) -> int:
+    """The tokens to allow one sampled line with ``syllables`` (low, high) as its target."""
+    if syllables is None:
+        return LINE_TOKENS
+    return min(LINE_TOKENS, math.ceil(TOKENS_PER_SYLLABLE * syllables[1]) + TOKENS_SPARE)
 
 
 def line_options(

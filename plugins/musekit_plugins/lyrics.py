@@ -45,7 +45,8 @@ from musekit.craft.song import (
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit.refine import Refined, feedback, refine, variety
 from musekit_plugins.drafts import Wording, drafts_result
-from musekit_plugins.lyrics_build import LINE_TOKENS, LyricsPlan
+from musekit_plugins.line_options import LINE_TOKENS
+from musekit_plugins.lyrics_build import LyricsPlan
 from musekit_plugins.piecewise import drafting
 
 MUSEKIT_API = (1,)

@@ -24,13 +24,10 @@ from musekit.craft.chords import Chord
 from musekit.craft.song import SongForm, SongReport, section_tags
 from musekit.craft.song_form import FREE_LINE
 from musekit.craft.song_text import chord_symbols
-from musekit_plugins.line_options import line_options
+from musekit_plugins.line_options import line_options, line_tokens
 from musekit_plugins.piecewise import Fit, echoes
 from musekit_plugins.poem_rhyme import nouns_in, rhyme_targets
 from musekit_plugins.poem_text import answer_lines, last_word
-
-#: Tokens allowed for one lyric or chord line.
-LINE_TOKENS = 32
 
 LINE_SYSTEM_PROMPT = (
     "You are a songwriter writing song lyrics one line at a time. Reply with the line only."
@@ -133,7 +130,7 @@ class LyricsPlan:
             ),
         )
         sampling = self.drafting.sampling.model_copy(
-            update={"max_tokens": LINE_TOKENS, "stop": ("\n",)}
+            update={"max_tokens": line_tokens(self._syllables(slot)), "stop": ("\n",)}
         )
         return self.drafting.model_copy(update={"messages": messages, "sampling": sampling})
 
@@ -160,10 +157,9 @@ class LyricsPlan:
         self.nouns.extend(noun for noun in nouns_in([line]) if noun not in self.nouns)
         lines = self._section_lines(done, slot)
         partner = rhyme_partner(self.form, slot)
-        template = self.form.syllables.get(self.form.structure[slot.section])
         options = line_options(
             line,
-            syllables=template[slot.line % len(template)] if template else None,
+            syllables=self._syllables(slot),
             rhyme_with=last_word(lines[partner])
             if partner is not None and partner < len(lines)
             else None,
@@ -239,6 +235,13 @@ class LyricsPlan:
         kind = self.form.structure[section]
         return kind == "chorus" and "chorus" in self.form.structure[:section]
 
+    def _syllables(self, slot: Slot) -> tuple[int, int] | None:
+        """The syllable target (low, high) of a lyric line, if its section has one."""
+        template = self.form.syllables.get(self.form.structure[slot.section])
+        if not template or slot.line is None:
+            return None
+        return template[slot.line % len(template)]
+
     def _needs(self, done: Sequence[str], slot: Slot, attempt: int) -> str:
         tag = section_tags(self.form.structure)[slot.section]
         if slot.line is None:
@@ -246,9 +249,9 @@ class LyricsPlan:
             chords = " ".join(key.triads()) if key is not None else ""
             return _chord_need(tag, chords)
         needs = [f"Write line {slot.line + 1} of [{tag}]"]
-        template = self.form.syllables.get(self.form.structure[slot.section])
-        if template:
-            needs.append(f"in {describe_range(template[slot.line % len(template)])} syllables")
+        syllables = self._syllables(slot)
+        if syllables:
+            needs.append(f"in {describe_range(syllables)} syllables")
         partner = rhyme_partner(self.form, slot)
         lines = self._section_lines(done, slot)
         if partner is not None and partner < len(lines):

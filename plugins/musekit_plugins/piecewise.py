@@ -109,11 +109,13 @@ async def write_parts(
     time_limit: float | None = None,
 ) -> Written:
     """Write ``plan``'s parts in order: ``samples`` samples a request, at most ``tries``
-    requests a part while no sample fits; the best sample of all is kept. Once
-    ``time_budget`` seconds have passed, each part left gets one request; once
-    ``time_limit`` seconds have, writing stops (a request still running is cancelled) and
-    the parts written so far are returned, so the caller has something to show before its
-    own deadline.
+    requests a part while no sample fits; the best sample of all is kept. A part asks
+    again only within its even share of what is left of ``time_budget`` seconds (a
+    part that fits sooner leaves its time to the parts after it), so the last parts get
+    as many tries as the first; once the budget is spent, each part left gets one
+    request. Once ``time_limit`` seconds have passed, writing stops (a request still
+    running is cancelled) and the parts written so far are returned, so the caller has
+    something to show before its own deadline.
 
     A part no sample wrote anything usable for is left empty (the check of the whole
     text then says what is missing). Cancellation (the task, or the context's
@@ -139,6 +141,11 @@ async def write_parts(
             fits.append(plan.fit(done[:-1], index, fixed))
             continue
         best: tuple[Fit, str] | None = None
+        share_ends = (
+            None
+            if deadline is None
+            else loop.time() + max(deadline - loop.time(), 0.0) / (plan.parts - index)
+        )
         for attempt in range(tries):
             if ctx is not None:
                 if ctx.cancelled.is_set():
@@ -162,7 +169,7 @@ async def write_parts(
                     best = (fit, part)
             if best is not None and best[0].fits:
                 break
-            if deadline is not None and loop.time() >= deadline:
+            if share_ends is not None and loop.time() >= share_ends:
                 break
         if best is not None or not out_of_time:
             fit, part = best if best is not None else (Fit(problems=1), "")

@@ -30,10 +30,11 @@ from musekit.craft import FormReport, check, get_form
 from musekit.hookspecs import RegisterCommand, RegisterSettings
 from musekit.refine import Refined, refine, variety
 from musekit_plugins.drafts import Wording, drafts_result
+from musekit_plugins.line_options import LINE_TOKENS
 from musekit_plugins.piecewise import drafting
 from musekit_plugins.poem_build import LINE_BY_LINE, PoemPlan
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
-from musekit_plugins.poem_repair import LINE_TOKENS, Repairs
+from musekit_plugins.poem_repair import Repairs
 from musekit_plugins.poem_text import clean_poem
 
 MUSEKIT_API = (1,)
@@ -56,9 +57,9 @@ TOKEN_BUDGET_SHARE = 3
 TIME_SHARE = 0.75
 
 #: A poem written line by line stops trying again at a line this far into the time limit.
-LINE_TIME_SHARE = 0.4
+LINE_TIME_SHARE = 0.6
 #: ... and stops writing lines this far into it, so the poem so far is returned in time.
-LINE_TIME_LIMIT = 0.65
+LINE_TIME_LIMIT = 0.85
 
 
 class PoemParams(Params):

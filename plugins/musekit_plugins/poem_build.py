@@ -25,11 +25,10 @@ from functools import cache
 
 from musekit import ChatRequest, Message
 from musekit.craft import check, get_form
-from musekit_plugins.line_options import line_options
+from musekit_plugins.line_options import line_options, line_tokens
 from musekit_plugins.piecewise import Fit, echoes
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_repair import (
-    LINE_TOKENS,
     Span,
     line_request,
     line_system_prompt,
@@ -119,7 +118,7 @@ class PoemPlan:
             Message(role="user", content=ask),
         )
         sampling = self.drafting.sampling.model_copy(
-            update={"max_tokens": LINE_TOKENS, "stop": ("\n",)}
+            update={"max_tokens": line_tokens(self._syllables(index)), "stop": ("\n",)}
         )
         return self.drafting.model_copy(update={"messages": messages, "sampling": sampling})
 
@@ -133,10 +132,9 @@ class PoemPlan:
         line = found[0]
         self.nouns.extend(noun for noun in nouns_in([line]) if noun not in self.nouns)
         partner = rhyme_partner(self.form, index)
-        spec = get_form(self.form)
         options = line_options(
             line,
-            syllables=spec.syllables[index] if spec.syllables else None,
+            syllables=self._syllables(index),
             rhyme_with=last_word(done[partner])
             if partner is not None and partner < len(done)
             else None,
@@ -175,6 +173,11 @@ class PoemPlan:
             stanzas.append("\n".join(lines[start : start + size]))
             start += size
         return "\n\n".join(stanzas)
+
+    def _syllables(self, index: int) -> tuple[int, int] | None:
+        """Line ``index``'s syllable target (low, high), if the form has one."""
+        spec = get_form(self.form)
+        return spec.syllables[index] if spec.syllables else None
 
     def _count(self) -> int | None:
         return self.lines if self.form in OPEN_FORMS else None

@@ -24,13 +24,10 @@ from functools import cache
 from musekit import ChatRequest, Message
 from musekit.craft import FormReport, check, get_form
 from musekit.refine import feedback
-from musekit_plugins.line_options import line_options
+from musekit_plugins.line_options import LINE_TOKENS, line_options
 from musekit_plugins.poem_forms import FORM_PROMPTS, OPEN_FORMS, FormName
 from musekit_plugins.poem_rhyme import nouns_in
 from musekit_plugins.poem_text import answer_lines, last_word, poem_lines, put_line
-
-#: Tokens allowed for one rewritten line (SmolLM2 spends about 10 on a line of verse).
-LINE_TOKENS = 32
 
 #: Lines before the one to write that its prompt shows, at most.
 CONTEXT_LINES = 4
