@@ -44,7 +44,7 @@ MUSEKIT_API = (1,)
 TOKENS_PER_LINE = 16
 TOKENS_SPARE = 24
 
-LIMITS = Limits(max_output_tokens=512, max_samples=8, max_seconds=120)
+LIMITS = Limits(max_output_tokens=512, max_samples=8, max_seconds=180)
 
 #: Other drafts kept as the result's variations, best first, at most.
 MAX_VARIATIONS = 5
@@ -127,7 +127,7 @@ class PoemSettings(BaseModel):
         "above 1, are written a line at a time: samples of each line, in one request.",
     )
     line_tries: int = Field(
-        3, ge=1, le=8, description="Requests for one line at most, while no sample fits."
+        5, ge=1, le=8, description="Requests for one line at most, while no sample fits."
     )
 
 
