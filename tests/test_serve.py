@@ -103,9 +103,11 @@ class Served:
         return "".join(self.stdout)
 
     def finish(self, timeout: float = 30) -> tuple[int, str]:
-        """Exit code and stderr, once the process ends."""
-        _, stderr = self.process.communicate(timeout=timeout)
-        return self.process.returncode, stderr
+        """Exit code and stderr, once the process ends (stdout stays the reader thread's:
+        ``communicate`` would close it under the thread)."""
+        self.process.wait(timeout=timeout)
+        assert self.process.stderr is not None
+        return self.process.returncode, self.process.stderr.read()
 
     def stop(self) -> None:
         if self.process.poll() is None:
