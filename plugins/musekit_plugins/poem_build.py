@@ -33,6 +33,7 @@ from musekit_plugins.poem_repair import (
     line_request,
     line_system_prompt,
     rhyme_partner,
+    syllable_target,
 )
 from musekit_plugins.poem_rhyme import nouns_in, rhyme_targets
 from musekit_plugins.poem_text import answer_lines, last_word, poem_lines
@@ -118,7 +119,7 @@ class PoemPlan:
             Message(role="user", content=ask),
         )
         sampling = self.drafting.sampling.model_copy(
-            update={"max_tokens": line_tokens(self._syllables(index)), "stop": ("\n",)}
+            update={"max_tokens": line_tokens(syllable_target(self.form, index)), "stop": ("\n",)}
         )
         return self.drafting.model_copy(update={"messages": messages, "sampling": sampling})
 
@@ -134,7 +135,7 @@ class PoemPlan:
         partner = rhyme_partner(self.form, index)
         options = line_options(
             line,
-            syllables=self._syllables(index),
+            syllables=syllable_target(self.form, index),
             rhyme_with=last_word(done[partner])
             if partner is not None and partner < len(done)
             else None,
@@ -173,11 +174,6 @@ class PoemPlan:
             stanzas.append("\n".join(lines[start : start + size]))
             start += size
         return "\n\n".join(stanzas)
-
-    def _syllables(self, index: int) -> tuple[int, int] | None:
-        """Line ``index``'s syllable target (low, high), if the form has one."""
-        spec = get_form(self.form)
-        return spec.syllables[index] if spec.syllables else None
 
     def _count(self) -> int | None:
         return self.lines if self.form in OPEN_FORMS else None

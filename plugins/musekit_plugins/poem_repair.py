@@ -53,6 +53,12 @@ def rewrite_system_prompt(form: FormName) -> str:
     )
 
 
+def syllable_target(form: FormName, index: int) -> tuple[int, int] | None:
+    """Line ``index``'s syllable target (low, high) in ``form``, if the form has one."""
+    spec = get_form(form)
+    return spec.syllables[index] if spec.syllables and index < len(spec.syllables) else None
+
+
 @dataclass(frozen=True)
 class Span:
     """Lines to write: ``count`` lines from ``start`` (0-based)."""
@@ -230,13 +236,10 @@ class Repairs:
         :func:`~musekit_plugins.line_options.line_options`) if that fits line ``index``
         of the poem better."""
         lines = poem_lines(text)
-        spec = get_form(self.form)
         partner = rhyme_partner(self.form, index)
         options = line_options(
             line,
-            syllables=spec.syllables[index]
-            if spec.syllables and index < len(spec.syllables)
-            else None,
+            syllables=syllable_target(self.form, index),
             rhyme_with=last_word(lines[partner])
             if partner is not None and partner < len(lines)
             else None,
